@@ -1,0 +1,431 @@
+"""Operations → metrics: exact integers, sympy formulas and vectorised numpy functions.
+
+:func:`derive` walks a :class:`~attncost.ops.Graph` once and adds up, per operation, what the
+operation itself knows (FLOPs, saved tensors, bytes). It is generic over the number type: the
+same walk over a graph built from ints gives exact Python ints, over a graph built from sympy
+symbols gives the formulas, which :func:`numeric_functions` lambdifies for numpy sweeps.
+
+Memory model (what a demanding user needs stated):
+
+* ``weight_bytes``: parameters in the configured dtype; parameters sharing a ``share_key`` count
+  once. ``grad_bytes``: one gradient per parameter, same dtype. ``optimizer_bytes``: states
+  (Adam 2, SGD with momentum 1, SGD 0) plus an fp32 master copy under mixed precision; states
+  are fp32 under mixed precision, else in the parameter dtype (as ``torch.optim`` keeps them).
+* ``activation_bytes``: the distinct storages autograd saves for backward (views share their
+  base's storage; parameters excluded; boolean masks 1 byte; log-sum-exp fp32).
+* ``inference_peak_bytes``: weights + the largest set of live activations at any operation of a
+  forward pass without autograd (each tensor lives from its producer to its last reader).
+* ``train_peak_bytes``: weights + optimizer state + the largest of (forward: live tensors plus
+  everything saved so far) and (backward: saved tensors still needed + live gradients + all
+  parameter gradients), walking the operations in reverse.
+* ``kv_cache_bytes_per_token``: per token, the tensors a causal decoder keeps (marked
+  ``kv_cache`` in the description); ``None`` where the variant cannot decode causally.
+* ``bytes_fwd`` / ``bytes_bwd``: bytes each operation reads and writes (the roofline's memory
+  traffic): forward, inputs + outputs (+ weights); backward, saved tensors + output gradient +
+  input and weight gradients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Callable, Iterable
+
+from .config import DIM_FIELDS, OPTIMIZERS, AttentionConfig, Dims, Options
+from .ops import FIXED_BYTES, FusedAttention, Graph, Size, consumers, needs_grad_map, producers
+from .units import dtype_bytes
+
+#: The metrics every estimate carries, in output order, with their units.
+METRICS: dict[str, str] = {
+    "params": "count",
+    "params_weights": "count",
+    "params_biases": "count",
+    "flops_fwd": "FLOP",
+    "flops_fwd_matmul": "FLOP",
+    "flops_fwd_other": "FLOP",
+    "flops_fwd_useful": "FLOP",
+    "flops_bwd": "FLOP",
+    "flops_bwd_matmul": "FLOP",
+    "flops_bwd_other": "FLOP",
+    "flops_bwd_recompute": "FLOP",
+    "weight_bytes": "B",
+    "grad_bytes": "B",
+    "optimizer_bytes": "B",
+    "activation_bytes": "B",
+    "inference_peak_bytes": "B",
+    "train_peak_bytes": "B",
+    "kv_cache_bytes_per_token": "B",
+    "decode_state_bytes": "B",
+    "bytes_fwd": "B",
+    "bytes_bwd": "B",
+}
+#: Metrics that are a maximum over candidate expressions (peaks).
+PEAK_METRICS = ("inference_peak_bytes", "train_peak_bytes")
+
+
+@dataclass(frozen=True)
+class Peak:
+    """A maximum over candidate expressions (kept apart so numpy can take it elementwise)."""
+
+    base: Size
+    candidates: tuple
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How many bytes things take: activations/weights dtype, optimizer, master weights."""
+
+    dtype: str = "fp32"
+    optimizer: str = "adam"
+    master_weights: bool = False
+    input_requires_grad: bool = True
+
+    @classmethod
+    def of(cls, cfg: AttentionConfig) -> "Precision":
+        return cls(cfg.dtype, cfg.optimizer, cfg.resolved_master_weights, cfg.input_requires_grad)
+
+
+@dataclass
+class OpCost:
+    """One operation's share of the totals (the per-op breakdown)."""
+
+    name: str
+    kind: str
+    flops_fwd_matmul: Size
+    flops_fwd_other: Size
+    flops_bwd_matmul: Size
+    flops_bwd_other: Size
+    flops_bwd_recompute: Size
+    bytes_fwd: Size
+    bytes_bwd: Size
+
+
+@dataclass
+class Derived:
+    """Everything :func:`derive` computes from a graph."""
+
+    metrics: dict[str, Any]
+    ops: list[OpCost] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    kv_cache_note: str | None = None
+
+
+def _is_symbolic(x: Any) -> bool:
+    return hasattr(x, "free_symbols")
+
+
+def total(items: Iterable[Size]) -> Size:
+    """Sum that stays an exact int for ints and builds one flat sympy Add for expressions."""
+    items = list(items)
+    if any(_is_symbolic(i) for i in items):
+        import sympy
+
+        return sympy.Add(*items)
+    return sum(items)
+
+
+def derive(graph: Graph, prec: Precision) -> Derived:
+    """Every metric of :data:`METRICS` for ``graph`` (ints or sympy, as the graph is built)."""
+    act_b = dtype_bytes(prec.dtype)
+    sizes = {"act": act_b, "param": act_b, **FIXED_BYTES}
+    tensors = graph.tensors
+
+    def nbytes(name: str) -> Size:
+        t = tensors[name]
+        return t.numel * sizes[t.storage]
+
+    need = needs_grad_map(graph, prec.input_requires_grad)
+    root = {n: graph.root(n) for n in tensors}
+
+    # -- parameters (shared ones once) -------------------------------------------------
+    seen_share: set[str] = set()
+    weights, biases = [], []
+    for t in tensors.values():
+        if t.role != "param":
+            continue
+        if t.share_key:
+            if t.share_key in seen_share:
+                continue
+            seen_share.add(t.share_key)
+        (biases if t.param_kind == "bias" else weights).append(t.numel)
+    params_w, params_b = total(weights), total(biases)
+    params = params_w + params_b
+    n_states = OPTIMIZERS[prec.optimizer]
+    master = prec.master_weights and act_b < 4
+    state_b = 4 if master else act_b
+
+    # -- per-op FLOPs and bytes ----------------------------------------------------------
+    op_costs: list[OpCost] = []
+    saved_by: list[list[str]] = []
+    for op in graph.ops:
+        saved = [root[s] for s in op.saved(need)]
+        saved = [s for s in dict.fromkeys(saved) if tensors[s].role != "param"]
+        saved_by.append(saved)
+        reads = total(nbytes(t) for t in op.inputs)
+        writes = total(nbytes(t) for t in op.outputs)
+        grad_out = total(nbytes(t) for t in op.outputs if need.get(t) and tensors[t].storage == "act")
+        grad_in = total(nbytes(t) for t in op.inputs if need.get(t))
+        bwd_reads = total(nbytes(t) for t in op.saved(need)) + grad_out
+        has_bwd = any(need.get(t) for t in op.inputs)
+        kind = ("fused-attention" if isinstance(op, FusedAttention)
+                else "matmul" if op.is_matmul else "elementwise")
+        if not op.is_matmul and op.flops_fwd_other() == 0 and op.inputs:
+            kind = "copy"
+        op_costs.append(OpCost(
+            op.name, kind, 2 * op.macs(), op.flops_fwd_other(),
+            op.flops_bwd_matmul(need), op.flops_bwd_other(need), op.flops_bwd_recompute(),
+            reads + writes, (bwd_reads + grad_in) if has_bwd else 0))
+
+    m: dict[str, Any] = {
+        "params": params, "params_weights": params_w, "params_biases": params_b,
+        "flops_fwd_matmul": total(c.flops_fwd_matmul for c in op_costs),
+        "flops_fwd_other": total(c.flops_fwd_other for c in op_costs),
+        "flops_bwd_matmul": total(c.flops_bwd_matmul for c in op_costs),
+        "flops_bwd_other": total(c.flops_bwd_other for c in op_costs),
+        "flops_bwd_recompute": total(c.flops_bwd_recompute for c in op_costs),
+        "flops_fwd_useful": total(op.flops_fwd_useful_matmul() + op.flops_fwd_useful_other()
+                                  for op in graph.ops),
+        "weight_bytes": params * act_b,
+        "grad_bytes": params * act_b,
+        "optimizer_bytes": params * (n_states * state_b + (4 if master else 0)),
+        "bytes_fwd": total(c.bytes_fwd for c in op_costs),
+        "bytes_bwd": total(c.bytes_bwd for c in op_costs),
+    }
+    m["flops_fwd"] = m["flops_fwd_matmul"] + m["flops_fwd_other"]
+    m["flops_bwd"] = m["flops_bwd_matmul"] + m["flops_bwd_other"]
+    all_saved = list(dict.fromkeys(s for saved in saved_by for s in saved))
+    m["activation_bytes"] = total(nbytes(s) for s in all_saved)
+
+    # -- liveness: inference and training peaks ----------------------------------------------
+    n_ops = len(graph.ops)
+    prod = producers(graph)
+    cons = consumers(graph)
+    roots = [n for n, t in tensors.items() if t.alias_of is None and t.role != "param"]
+    last_use = {r: max(cons[r], default=prod[r]) for r in roots}
+    if "out" in last_use:
+        last_use["out"] = n_ops
+    start_at: dict[int, list[str]] = {}
+    end_at: dict[int, list[str]] = {}
+    for r in roots:
+        start_at.setdefault(max(prod[r], 0), []).append(r)
+        end_at.setdefault(last_use[r], []).append(r)
+    saved_set = set(all_saved)
+    release = {}  # saved root -> first (lowest-index) op saving it: freed after its backward
+    for i, saved in enumerate(saved_by):
+        for s in saved:
+            release.setdefault(s, i)
+
+    inf_cands, fwd_cands = [], []
+    live: list[Size] = []
+    live_train: list[Size] = []
+    for i in range(n_ops):
+        live.extend(nbytes(r) for r in start_at.get(i, []))
+        live_train.extend(nbytes(r) for r in start_at.get(i, []))
+        inf_cands.append(total(live))
+        fwd_cands.append(total(live_train))
+        for r in end_at.get(i, []):
+            live.remove(nbytes(r))
+            if r not in saved_set:
+                live_train.remove(nbytes(r))
+
+    grad_roots = [r for r in roots if need.get(r) and tensors[r].storage == "act"
+                  and (cons[r] or r == "out")]
+    gstart = {r: (n_ops if r == "out" else last_use[r]) for r in grad_roots}
+    bwd_cands = []
+    saved_live = [nbytes(s) for s in all_saved]
+    grads_live: list[Size] = []
+    pgrads = m["grad_bytes"]
+    for r in grad_roots:
+        if gstart[r] >= n_ops:
+            grads_live.append(nbytes(r))
+    for i in reversed(range(n_ops)):
+        for r in grad_roots:
+            if gstart[r] == i:
+                grads_live.append(nbytes(r))
+        bwd_cands.append(total(saved_live) + total(grads_live) + pgrads)
+        for r in grad_roots:
+            if prod[r] == i and prod[r] >= 0:
+                grads_live.remove(nbytes(r))
+        for s, rel in release.items():
+            if rel == i:
+                saved_live.remove(nbytes(s))
+
+    m["inference_peak_bytes"] = Peak(m["weight_bytes"], tuple(_dedupe(inf_cands)))
+    m["train_peak_bytes"] = Peak(m["weight_bytes"] + m["optimizer_bytes"],
+                                 tuple(_dedupe(fwd_cands + bwd_cands)))
+
+    # -- decoding state ----------------------------------------------------------------------
+    if graph.kv_cache_note:
+        m["kv_cache_bytes_per_token"] = None
+    else:
+        per_token = [tensors[n].numel for n in tensors if tensors[n].kv_cache]
+        m["kv_cache_bytes_per_token"] = _per_token(total(per_token), graph.tokens) * act_b
+    m["decode_state_bytes"] = (None if graph.decode_state is None
+                               else graph.decode_state * act_b)
+    return Derived(m, op_costs, list(graph.notes), graph.kv_cache_note)
+
+
+def _per_token(numel: Size, tokens: Size) -> Size:
+    if _is_symbolic(numel) or _is_symbolic(tokens):
+        import sympy
+
+        return sympy.cancel(numel / tokens)
+    q, r = divmod(numel, tokens)
+    assert r == 0, "a KV-cache tensor must be a whole number of elements per token"
+    return q
+
+
+def _dedupe(items: list) -> list:
+    out, seen = [], set()
+    for it in items:
+        key = it if not _is_symbolic(it) else it  # sympy exprs hash structurally
+        if key not in seen:
+            seen.add(key)
+            out.append(it)
+    return out
+
+
+def resolve_peak(value: Any) -> Any:
+    """A :class:`Peak` as one number (ints) or one sympy ``Max`` (expressions)."""
+    if not isinstance(value, Peak):
+        return value
+    if any(_is_symbolic(c) for c in value.candidates) or _is_symbolic(value.base):
+        import sympy
+
+        return value.base + sympy.Max(*value.candidates)
+    return value.base + max(value.candidates, default=0)
+
+
+# -- building graphs -------------------------------------------------------------------------
+
+
+def stack(builder: Callable[[Dims, Options], Graph], d: Dims, o: Options, layers: int) -> Graph:
+    """``layers`` attention layers in a chain (each layer's output feeds the next)."""
+    if layers == 1:
+        return builder(d, o)
+    top = Graph(tokens=d.tokens)
+    top.tensor("x", d.tokens * d.d_model, role="input")
+    prev = "x"
+    decode = []
+    for i in range(layers):
+        g = builder(d, o)
+        out = "out" if i == layers - 1 else f"l{i}.out"
+        if out != "out":
+            top.tensor(out, d.tokens * d.d_model)
+        if g.tensors["x"].kv_cache:
+            top.tensors[prev] = _with(top.tensors[prev], kv_cache=True)
+        top.extend(g, f"l{i}.", {"x": prev, "out": out})
+        prev = out
+        if g.decode_state is not None:
+            decode.append(g.decode_state)
+        top.kv_cache_note = top.kv_cache_note or g.kv_cache_note
+        for note in g.notes:
+            if note not in top.notes:
+                top.notes.append(note)
+    top.decode_state = total(decode) if decode else None
+    return top
+
+
+def _with(t, **kw):
+    from dataclasses import replace
+
+    return replace(t, **kw)
+
+
+def layer_graph(variant: str, cfg: AttentionConfig, layers: int = 1, symbolic: bool = False) -> Graph:
+    """The graph of ``layers`` layers of ``variant`` under ``cfg`` (ints, or sympy symbols)."""
+    from . import variants
+    from .config import symbolic_dims
+
+    v = variants.get(variant)
+    d = symbolic_dims() if symbolic else cfg.dims()
+    o = cfg.options()
+    if not v.impl_matters:
+        o = Options(o.bias, o.causal, "materialised", o.sharing, o.dropout)
+    v.build(d, o)  # validates (causal support, slicing) even when stacking
+    return stack(v.build, d, o, layers)
+
+
+# -- symbolic formulas and lambdified numpy functions -----------------------------------
+
+
+@lru_cache(maxsize=256)
+def formulas(variant: str, options: Options, prec: Precision, layers: int = 1) -> dict[str, Any]:
+    """sympy expressions of every metric (peaks as ``Max``) for one variant and options."""
+    cfg = AttentionConfig(bias=options.bias, causal=options.causal, impl=options.impl,
+                          sharing=options.sharing, dropout=options.dropout, dtype=prec.dtype,
+                          optimizer=prec.optimizer, master_weights=prec.master_weights,
+                          input_requires_grad=prec.input_requires_grad)
+    derived = derive(layer_graph(variant, cfg, layers, symbolic=True), prec)
+    return derived.metrics
+
+
+def symbols() -> list:
+    """The dimension symbols, in :data:`~attncost.config.DIM_FIELDS` order."""
+    from .config import symbolic_dims
+
+    d = symbolic_dims()
+    return [getattr(d, f) for f in DIM_FIELDS]
+
+
+@lru_cache(maxsize=256)
+def numeric_functions(variant: str, options: Options, prec: Precision,
+                      layers: int = 1) -> dict[str, Callable[..., Any]]:
+    """Vectorised numpy functions of every metric, taking the dimensions of
+    :data:`~attncost.config.DIM_FIELDS` as keyword arrays and returning exact int64 arrays
+    (object arrays of Python ints where int64 would overflow)."""
+    exprs = formulas(variant, options, prec, layers)
+    syms = symbols()
+    out: dict[str, Callable[..., Any]] = {}
+    for name, expr in exprs.items():
+        if expr is None:
+            out[name] = None
+        elif isinstance(expr, Peak):
+            base = _int_function(expr.base, syms)
+            cands = [_int_function(c, syms) for c in expr.candidates]
+            out[name] = _peak_function(base, cands)
+        else:
+            out[name] = _int_function(expr, syms)
+    return out
+
+
+def _int_function(expr: Any, syms: list) -> Callable[..., Any]:
+    import numpy as np
+    import sympy
+
+    expr = sympy.sympify(expr)
+    num, den = sympy.fraction(sympy.together(sympy.expand(expr)))
+    if not den.is_Integer:  # pragma: no cover - every metric is a polynomial
+        raise TypeError(f"metric is not a polynomial in the dimensions: {expr}")
+    num = sympy.expand(num)
+    den_i = int(den)
+    f = sympy.lambdify(syms, num, modules="numpy", cse=True)
+
+    def call(**dims: Any) -> Any:
+        args = [dims[name] for name in DIM_FIELDS]
+        arrays = [np.asarray(a) for a in args]
+        shape = np.broadcast_shapes(*(a.shape for a in arrays))
+        # exact in int64 unless the largest inputs would overflow it (metrics are monotone)
+        top = [int(a.max()) if a.size else 0 for a in arrays]
+        big = abs(int(num.subs(dict(zip(syms, top))))) >= 2**62
+        if big:
+            arrays = [a.astype(object) for a in arrays]
+        else:
+            arrays = [a.astype(np.int64) for a in arrays]
+        value = f(*arrays)
+        value = np.broadcast_to(np.asarray(value, dtype=object if big else np.int64), shape)
+        return value // den_i if den_i != 1 else value
+
+    return call
+
+
+def _peak_function(base: Callable[..., Any], cands: list[Callable[..., Any]]) -> Callable[..., Any]:
+    import numpy as np
+
+    def call(**dims: Any) -> Any:
+        best = cands[0](**dims)
+        for c in cands[1:]:
+            best = np.maximum(best, c(**dims))
+        return base(**dims) + best
+
+    return call

@@ -1,0 +1,120 @@
+"""Building blocks shared by the variants: the graph's input, projections, and the
+softmax-attention core in its two implementations.
+
+``materialised`` is the explicit PyTorch path: head split (a contiguous copy, as
+``torch.matmul`` makes of a transposed view), ``q kᵀ`` (bmm), scale, causal mask
+(``masked_fill`` with an on-the-fly boolean mask, which autograd saves), softmax (saves its
+output), optional dropout (saves a boolean mask), ``p v`` (bmm), head merge (a copy).
+
+``fused`` is ``F.scaled_dot_product_attention`` with a flash-style kernel: q, k, v are views
+(no copies); the ℓ×ℓ scores never exist in memory; the kernel saves q, k, v, the output and an
+fp32 log-sum-exp per query row.
+"""
+
+from __future__ import annotations
+
+from ..config import Dims, Options
+from ..ops import Elementwise, FusedAttention, Graph, MatMul, triangle
+
+
+def new_graph(d: Dims, cache_input: bool = False) -> Graph:
+    """An empty layer graph with its input ``x`` (batch·seq_len·d_model).
+
+    ``cache_input``: a decoder must keep x itself per token (keys or values are slices of x).
+    """
+    g = Graph(tokens=d.tokens)
+    g.tensor("x", d.tokens * d.d_model, role="input", kv_cache=cache_input)
+    return g
+
+
+def project(g: Graph, d: Dims, o: Options, name: str, src: str, d_out, d_in=None,
+            kv_cache: bool = False) -> str:
+    """``name = Linear(src)`` over all tokens: W ∈ R^{d_in×d_out} (+ bias if ``o.bias``)."""
+    g.tensor(name, d.tokens * d_out, kv_cache=kv_cache)
+    return g.linear(f"{name}_proj", src, name, d.tokens, d.d_model if d_in is None else d_in,
+                    d_out, o.bias)
+
+
+def output_projection(g: Graph, d: Dims, o: Options, merged: str, d_in) -> str:
+    """``out = merged @ W_O (+ b_O)``, W_O ∈ R^{d_in×d_model}."""
+    return g.linear("out_proj", merged, "out", d.tokens, d_in, d.d_model, o.bias)
+
+
+def attention(g: Graph, d: Dims, o: Options, *, q: str, k: str, v: str, kv_len=None,
+              d_qk=None, d_v=None, kv_heads=None, heads_layout: bool = False) -> str:
+    """``softmax(q kᵀ/√d_qk [+ mask]) v`` for every head; returns the merged
+    (batch, seq_len, heads·d_v) tensor.
+
+    ``q`` is (batch, seq_len, heads·d_qk); ``k``/``v`` are (batch, kv_len, kv_heads·d) in token
+    layout, or already (batch, heads, kv_len, d) when ``heads_layout``. ``k`` and ``v`` may be
+    the same tensor (Efficient attention): it is split into heads once. ``kv_heads`` < heads
+    (MQA/GQA): the materialised path expands keys and values to every head (a copy, as
+    ``repeat_interleave`` makes); the fused kernel reads the shared heads directly.
+    """
+    b, h, ell = d.batch, d.heads, d.seq_len
+    kv_len = ell if kv_len is None else kv_len
+    d_qk = d.d_head if d_qk is None else d_qk
+    d_v = d.d_head if d_v is None else d_v
+    kv_heads = h if kv_heads is None else kv_heads
+    bh = b * h
+    causal = o.causal
+
+    if o.impl == "fused":
+        qh = g.view("q_heads", q)
+        kh = k if heads_layout else g.view("k_heads", k)
+        vh = kh if v == k else (v if heads_layout else g.view("v_heads", v))
+        g.tensor("attn_heads", bh * ell * d_v)
+        g.tensor("lse", bh * ell, storage="fp32")
+        g.add(FusedAttention("sdpa", (qh, kh, vh), ("attn_heads", "lse"), batch_heads=bh,
+                             q_len=ell, kv_len=kv_len, d_qk=d_qk, d_v=d_v, causal=causal))
+    else:
+        qh = g.copy("split_q", q, "q_heads")
+
+        def heads_of(src: str, name: str, d_x) -> str:
+            if heads_layout and kv_heads == h:
+                return src
+            g.tensor(name, bh * kv_len * d_x)
+            op = "expand" if kv_heads != h else "split"
+            g.add(Elementwise(f"{op}_{name}", (src,), (name,), numel=bh * kv_len * d_x))
+            return name
+
+        kh = heads_of(k, "k_heads", d_qk)
+        vh = kh if v == k else heads_of(v, "v_heads", d_v)
+        scores = bh * ell * kv_len
+        useful = bh * triangle(ell) if causal else None
+        g.tensor("scores", scores)
+        g.add(MatMul("qk", (qh, kh), ("scores",), batch=bh, m=ell, k=d_qk, n=kv_len,
+                     useful_macs=None if useful is None else useful * d_qk))
+        # scale: one multiply per score; saves nothing (the factor is a Python scalar)
+        g.tensor("scaled", scores)
+        g.add(Elementwise("scale", ("scores",), ("scaled",), numel=scores, fwd_per_elem=1,
+                          bwd_per_elem=1, useful_numel=useful))
+        logits = "scaled"
+        if causal:
+            # masked_fill(~tril, -inf): one select per score; autograd saves the bool mask
+            g.tensor("causal_mask", ell * kv_len, role="const", storage="bool")
+            g.add(Elementwise("make_causal_mask", (), ("causal_mask",), numel=ell * kv_len))
+            g.tensor("masked", scores)
+            g.add(Elementwise("mask", ("scaled", "causal_mask"), ("masked",), numel=scores,
+                              fwd_per_elem=1, bwd_per_elem=1, save=("causal_mask",),
+                              useful_numel=useful))
+            logits = "masked"
+        # softmax over keys: max, subtract, exp, sum, divide = 5 FLOPs per score forward;
+        # backward y·(g − Σ g·y) = 4 per score; saves its output
+        g.tensor("probs", scores)
+        g.add(Elementwise("softmax", (logits,), ("probs",), numel=scores, fwd_per_elem=5,
+                          bwd_per_elem=4, save=("probs",), useful_numel=useful))
+        weights = "probs"
+        if o.dropout:
+            # dropout: one multiply per score by the scaled keep-mask; saves the bool mask
+            g.tensor("dropout_mask", scores, storage="bool")
+            g.tensor("probs_dropped", scores)
+            g.add(Elementwise("attn_dropout", ("probs",), ("probs_dropped", "dropout_mask"),
+                              numel=scores, fwd_per_elem=1, bwd_per_elem=1,
+                              save=("dropout_mask",), useful_numel=useful))
+            weights = "probs_dropped"
+        g.tensor("attn_heads", bh * ell * d_v)
+        g.add(MatMul("pv", (weights, vh), ("attn_heads",), batch=bh, m=ell, k=kv_len, n=d_v,
+                     useful_macs=None if useful is None else useful * d_v))
+    # (b, h, ℓ, d_v) -> (b, ℓ, h·d_v): transpose + reshape copies
+    return g.copy("merge_heads", "attn_heads", "merged")
