@@ -202,8 +202,9 @@ def derive(graph: Graph, prec: Precision) -> Derived:
     cons = consumers(graph)
     roots = [n for n, t in tensors.items() if t.alias_of is None and t.role != "param"]
     last_use = {r: max(cons[r], default=prod[r]) for r in roots}
-    if "out" in last_use:
-        last_use["out"] = n_ops
+    out_name = graph.output
+    if out_name in last_use:
+        last_use[out_name] = n_ops
     start_at: dict[int, list[str]] = {}
     end_at: dict[int, list[str]] = {}
     for r in roots:
@@ -229,8 +230,8 @@ def derive(graph: Graph, prec: Precision) -> Derived:
                 live_train.remove(nbytes(r))
 
     grad_roots = [r for r in roots if need.get(r) and tensors[r].storage == "act"
-                  and (cons[r] or r == "out")]
-    gstart = {r: (n_ops if r == "out" else last_use[r]) for r in grad_roots}
+                  and (cons[r] or r == out_name)]
+    gstart = {r: (n_ops if r == out_name else last_use[r]) for r in grad_roots}
     bwd_cands = []
     saved_live = [nbytes(s) for s in all_saved]
     grads_live: list[Size] = []

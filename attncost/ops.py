@@ -247,6 +247,7 @@ class Graph:
     kv_cache_note: str | None = None
     decode_state: Size | None = None
     tokens: Size = 1  # batch · seq_len: what "per token" divides by
+    output: str = "out"  # the tensor the caller receives (live to the end; its gradient starts)
 
     def tensor(self, name: str, numel: Size, **kw: Any) -> str:
         if name in self.tensors:
