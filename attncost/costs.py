@@ -3,7 +3,7 @@
 :func:`derive` walks a :class:`~attncost.ops.Graph` once and adds up, per operation, what the
 operation itself knows (FLOPs, saved tensors, bytes). It is generic over the number type: the
 same walk over a graph built from ints gives exact Python ints, over a graph built from sympy
-symbols gives the formulas, which :func:`numeric_functions` lambdifies for numpy sweeps.
+symbols gives the formulas, which :func:`numeric_function` lambdifies for numpy sweeps.
 
 Memory model (what a demanding user needs stated):
 
@@ -369,25 +369,22 @@ def symbols() -> list:
     return [getattr(d, f) for f in DIM_FIELDS]
 
 
-@lru_cache(maxsize=256)
-def numeric_functions(variant: str, options: Options, prec: Precision,
-                      layers: int = 1) -> dict[str, Callable[..., Any]]:
-    """Vectorised numpy functions of every metric, taking the dimensions of
-    :data:`~attncost.config.DIM_FIELDS` as keyword arrays and returning exact int64 arrays
-    (object arrays of Python ints where int64 would overflow)."""
-    exprs = formulas(variant, options, prec, layers)
+@lru_cache(maxsize=1024)
+def numeric_function(variant: str, options: Options, prec: Precision, layers: int,
+                     metric: str) -> Callable[..., Any] | None:
+    """The vectorised numpy function of one metric (None where the metric is undefined).
+
+    It takes the dimensions of :data:`~attncost.config.DIM_FIELDS` as keyword arrays and
+    returns exact int64 arrays (object arrays of Python ints where int64 would overflow).
+    Lambdified once per (variant, options, precision, layers, metric) and cached."""
+    expr = formulas(variant, options, prec, layers)[metric]
     syms = symbols()
-    out: dict[str, Callable[..., Any]] = {}
-    for name, expr in exprs.items():
-        if expr is None:
-            out[name] = None
-        elif isinstance(expr, Peak):
-            base = _int_function(expr.base, syms)
-            cands = [_int_function(c, syms) for c in expr.candidates]
-            out[name] = _peak_function(base, cands)
-        else:
-            out[name] = _int_function(expr, syms)
-    return out
+    if expr is None:
+        return None
+    if isinstance(expr, Peak):
+        base = _int_function(expr.base, syms)
+        return _peak_function(base, [_int_function(c, syms) for c in expr.candidates])
+    return _int_function(expr, syms)
 
 
 def _int_function(expr: Any, syms: list) -> Callable[..., Any]:

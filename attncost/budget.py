@@ -1,0 +1,199 @@
+"""Budgets: does it fit, the largest batch and sequence that fit, roofline latency, crossovers.
+
+Everything here reads the exact closed forms (:mod:`attncost.costs`); nothing runs torch.
+
+* :func:`fit` compares the required bytes (training or inference peak, plus the KV cache for
+  ``decode_tokens`` when asked) with the device memory less a headroom fraction.
+* :func:`max_fitting` finds the largest integer ``n`` with ``required(n) <= budget`` for a
+  monotone closed form by doubling then bisection: O(log n) exact evaluations, and the answer
+  is checked at the boundary (``required(n) <= budget < required(n + 1)``).
+* :func:`roofline` sums, per operation, max(FLOPs / peak, bytes / bandwidth): matmuls at the
+  dtype's dense tensor peak, other ops at the fp32 vector peak (Williams et al. 2009, "Roofline").
+* :func:`crossovers` evaluates two variants' metric over every sequence length in a range with
+  the lambdified formulas (vectorised, exact int64) and reports where the sign of the
+  difference changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .costs import OpCost
+from .devices import Device
+from .errors import ConfigError, UnsupportedError
+
+MODES = ("train", "infer")
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Memory needed against a budget."""
+
+    device: str
+    mode: str
+    required_bytes: int
+    capacity_bytes: int
+    headroom: float
+    fits: bool
+
+    @property
+    def budget_bytes(self) -> int:
+        return int(self.capacity_bytes * (1.0 - self.headroom))
+
+    @property
+    def utilisation(self) -> float:
+        return self.required_bytes / self.budget_bytes
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"device": self.device, "mode": self.mode, "required_bytes": self.required_bytes,
+                "capacity_bytes": self.capacity_bytes, "headroom": self.headroom,
+                "budget_bytes": self.budget_bytes, "fits": self.fits,
+                "utilisation": round(self.utilisation, 6)}
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ConfigError(f"unknown mode {mode!r}; allowed: {', '.join(MODES)}")
+    return mode
+
+
+def check_headroom(headroom: float) -> float:
+    if not 0.0 <= headroom < 1.0:
+        raise ConfigError(f"headroom {headroom} must be a fraction in [0, 1)")
+    return headroom
+
+
+def required_bytes(metrics: dict[str, Any], mode: str, decode_tokens: int = 0) -> int:
+    """Bytes a run needs: the training peak, or the inference peak plus the KV cache of
+    ``decode_tokens`` tokens (per sequence × batch is already in the token count)."""
+    check_mode(mode)
+    if mode == "train":
+        return int(metrics["train_peak_bytes"])
+    need = int(metrics["inference_peak_bytes"])
+    if decode_tokens:
+        per_token = metrics.get("kv_cache_bytes_per_token")
+        if per_token is None:
+            raise UnsupportedError("this variant has no KV cache (it cannot decode causally); "
+                                   "drop the decode-token count")
+        need += per_token * decode_tokens
+    return need
+
+
+def fit(metrics: dict[str, Any], device: Device, mode: str = "train", headroom: float = 0.1,
+        decode_tokens: int = 0) -> FitResult:
+    """Does it fit on ``device`` with ``headroom`` (a fraction of memory kept free)?"""
+    check_headroom(headroom)
+    need = required_bytes(metrics, mode, decode_tokens)
+    budget = int(device.memory_bytes * (1.0 - headroom))
+    return FitResult(device.name, mode, need, device.memory_bytes, headroom, need <= budget)
+
+
+def max_fitting(required: Callable[[int], int], budget: int, lo: int = 1,
+                hi_limit: int = 1 << 40) -> int | None:
+    """The largest integer n ≥ lo with ``required(n) <= budget`` for a non-decreasing
+    ``required``; None when even ``lo`` does not fit."""
+    if required(lo) > budget:
+        return None
+    good, step = lo, 1
+    bad = None
+    while bad is None:
+        probe = good + step
+        if probe > hi_limit:
+            bad = hi_limit + 1
+            break
+        if required(probe) <= budget:
+            good, step = probe, step * 2
+        else:
+            bad = probe
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        if required(mid) <= budget:
+            good = mid
+        else:
+            bad = mid
+    return good
+
+
+@dataclass
+class Roofline:
+    """A roofline latency estimate (ideal: efficiency 1 unless calibrated)."""
+
+    device: str
+    mode: str
+    latency_s: float
+    compute_s: float
+    memory_s: float
+    flops: int
+    bytes: int
+    efficiency: float
+    ops: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def intensity(self) -> float:
+        """Arithmetic intensity, FLOP per byte moved."""
+        return self.flops / self.bytes if self.bytes else float("inf")
+
+    @property
+    def bound(self) -> str:
+        return "compute" if self.compute_s >= self.memory_s else "memory"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"device": self.device, "mode": self.mode, "latency_s": self.latency_s,
+                "compute_s": self.compute_s, "memory_s": self.memory_s, "flops": self.flops,
+                "bytes": self.bytes, "intensity_flop_per_byte": self.intensity,
+                "bound": self.bound, "efficiency": self.efficiency, "notes": self.notes}
+
+
+def roofline(ops: list[OpCost], device: Device, dtype: str, mode: str = "infer",
+             efficiency: float = 1.0) -> Roofline:
+    """Per-operation roofline: time_op = max(FLOPs / (peak·eff), bytes / (bandwidth·eff)).
+
+    ``mode='train'`` adds each op's backward (and flash recomputation) to its forward."""
+    check_mode(mode)
+    if not device.peak_flops or device.bandwidth <= 0:
+        raise ConfigError(f"device {device.name!r} needs a peak FLOP/s and a bandwidth for a "
+                          f"latency estimate (--peak-tflops and --bandwidth)")
+    if not 0 < efficiency <= 1:
+        raise ConfigError(f"efficiency {efficiency} must be in (0, 1]")
+    notes: list[str] = []
+    rows, t_all, t_c, t_m, f_all, b_all = [], 0.0, 0.0, 0.0, 0, 0
+    for op in ops:
+        mm = op.flops_fwd_matmul + (op.flops_bwd_matmul + op.flops_bwd_recompute
+                                    if mode == "train" else 0)
+        other = op.flops_fwd_other + (op.flops_bwd_other if mode == "train" else 0)
+        nbytes = op.bytes_fwd + (op.bytes_bwd if mode == "train" else 0)
+        peak_mm, note = device.peak(dtype, matmul=True)
+        if note and mm and note not in notes:
+            notes.append(note)
+        peak_v, _ = device.peak(dtype, matmul=False)
+        compute = (mm / peak_mm + other / peak_v) / efficiency
+        memory = nbytes / device.bandwidth / efficiency
+        t = max(compute, memory)
+        rows.append({"op": op.name, "kind": op.kind, "flops": mm + other, "bytes": nbytes,
+                     "time_s": t, "bound": "compute" if compute >= memory else "memory"})
+        t_all += t
+        t_c += compute
+        t_m += memory
+        f_all += mm + other
+        b_all += nbytes
+    return Roofline(device.name, mode, t_all, t_c, t_m, int(f_all), int(b_all), efficiency, rows,
+                    notes)
+
+
+def crossovers(values_a: Any, values_b: Any, axis_values: Any) -> list[dict[str, Any]]:
+    """Where ``a - b`` changes sign along ``axis_values`` (numpy arrays of the same length):
+    each crossing is the first axis value at which the order has flipped."""
+    import numpy as np
+
+    diff = np.sign(np.asarray(values_a, dtype=object) - np.asarray(values_b, dtype=object))
+    diff = diff.astype(np.int64)
+    out = []
+    for i in range(1, len(diff)):
+        if diff[i] != diff[i - 1] and diff[i] != 0:
+            before = "a < b" if diff[i - 1] < 0 else ("a = b" if diff[i - 1] == 0 else "a > b")
+            after = "a < b" if diff[i] < 0 else "a > b"
+            out.append({"at": int(axis_values[i]), "before": before, "after": after,
+                        "a": int(values_a[i]), "b": int(values_b[i])})
+    return out
