@@ -120,7 +120,7 @@ def estimate_model(model: ModelConfig | str, *, device: Device | str | None = No
 
 def compare(variants: str | Sequence[str] = "all", config: AttentionConfig | None = None, *,
             layers: int = 1, device: Device | str | None = None, mode: str = "train",
-            headroom: float = 0.1, skip_unsupported: bool = True,
+            headroom: float = 0.1, decode_tokens: int = 0, skip_unsupported: bool = True,
             **fields: Any) -> list[Estimate]:
     """Estimates of several variants under one configuration. With ``skip_unsupported``
     variants that cannot run it (e.g. Linformer with ``causal``) are left out."""
@@ -129,7 +129,7 @@ def compare(variants: str | Sequence[str] = "all", config: AttentionConfig | Non
     for name in names:
         try:
             out.append(estimate(name, config, layers=layers, device=device, mode=mode,
-                                headroom=headroom, **fields))
+                                headroom=headroom, decode_tokens=decode_tokens, **fields))
         except (UnsupportedError, ConfigError):
             if not skip_unsupported or len(names) == 1:
                 raise

@@ -1,0 +1,5 @@
+"""``python -m attncost`` runs the command line."""
+
+from .cli import main
+
+main()
