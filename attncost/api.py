@@ -18,7 +18,7 @@ from . import variants as _variants
 from .budget import FitResult, Roofline, check_mode, fit, max_fitting, required_bytes, roofline
 from .config import DIM_FIELDS, SYMBOL_NAMES, AttentionConfig, _default_kv_heads
 from .costs import (METRICS, OpCost, Precision, derive, formulas, layer_graph,
-                    numeric_function, resolve_peak)
+                    numeric_function, prepare, resolve_peak)
 from .devices import Device, get_device
 from .errors import ConfigError, UnsupportedError, unknown
 from .model import ModelConfig, model_graph, preset
@@ -256,14 +256,12 @@ def evaluate(variant: str, dims: dict[str, Any], config: AttentionConfig | None 
     opts = cfg.options()
     if opts.causal and not v.supports_causal:
         v.build(cfg.dims(), opts)  # raises the standard UnsupportedError
-    prec = Precision.of(cfg)
-    out = {}
-    for m in metrics or list(METRICS):
+    wanted = tuple(metrics or METRICS)
+    for m in wanted:
         if m not in METRICS:
             raise unknown("metric", m, METRICS)
-        fn = numeric_function(variant, opts, prec, layers, m)
-        out[m] = None if fn is None else fn(**dims)
-    return out
+    fn = numeric_function(variant, opts, Precision.of(cfg), layers, wanted)
+    return dict(zip(wanted, fn.evaluate(prepare(dims))))
 
 
 def sweep(variants: str | Sequence[str], grid: dict[str, Sequence[int]],

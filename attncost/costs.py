@@ -371,59 +371,152 @@ def symbols() -> list:
 
 @lru_cache(maxsize=1024)
 def numeric_function(variant: str, options: Options, prec: Precision, layers: int,
-                     metric: str) -> Callable[..., Any] | None:
-    """The vectorised numpy function of one metric (None where the metric is undefined).
+                     metrics: tuple[str, ...]) -> "IntFunction":
+    """One vectorised function computing ``metrics`` together (shared subexpressions).
 
-    It takes the dimensions of :data:`~attncost.config.DIM_FIELDS` as keyword arrays and
-    returns exact int64 arrays (object arrays of Python ints where int64 would overflow).
-    Lambdified once per (variant, options, precision, layers, metric) and cached."""
-    expr = formulas(variant, options, prec, layers)[metric]
-    syms = symbols()
-    if expr is None:
-        return None
-    if isinstance(expr, Peak):
-        base = _int_function(expr.base, syms)
-        return _peak_function(base, [_int_function(c, syms) for c in expr.candidates])
-    return _int_function(expr, syms)
+    Lambdified once per (variant, options, precision, layers, metrics) and cached; see
+    :class:`IntFunction` for how it stays exact. Undefined metrics come back as None."""
+    exprs = formulas(variant, options, prec, layers)
+    segments: list[tuple[list[Any], list[Any]] | None] = []
+    for metric in metrics:
+        expr = exprs[metric]
+        if expr is None:
+            segments.append(None)
+        elif isinstance(expr, Peak):
+            segments.append(([expr.base], prune_dominated(expr.candidates)))
+        else:
+            segments.append(([expr], []))
+    return IntFunction(segments, symbols())
 
 
-def _int_function(expr: Any, syms: list) -> Callable[..., Any]:
-    import numpy as np
+def prune_dominated(candidates: Iterable[Any]) -> list[Any]:
+    """Drop peak candidates that another candidate bounds from above for every positive
+    value of the dimensions (their difference has no negative coefficient)."""
     import sympy
 
-    expr = sympy.sympify(expr)
-    num, den = sympy.fraction(sympy.together(sympy.expand(expr)))
-    if not den.is_Integer:  # pragma: no cover - every metric is a polynomial
-        raise TypeError(f"metric is not a polynomial in the dimensions: {expr}")
-    num = sympy.expand(num)
-    den_i = int(den)
-    f = sympy.lambdify(syms, num, modules="numpy", cse=True)
-
-    def call(**dims: Any) -> Any:
-        args = [dims[name] for name in DIM_FIELDS]
-        arrays = [np.asarray(a) for a in args]
-        shape = np.broadcast_shapes(*(a.shape for a in arrays))
-        # exact in int64 unless the largest inputs would overflow it (metrics are monotone)
-        top = [int(a.max()) if a.size else 0 for a in arrays]
-        big = abs(int(num.subs(dict(zip(syms, top))))) >= 2**62
-        if big:
-            arrays = [a.astype(object) for a in arrays]
-        else:
-            arrays = [a.astype(np.int64) for a in arrays]
-        value = f(*arrays)
-        value = np.broadcast_to(np.asarray(value, dtype=object if big else np.int64), shape)
-        return value // den_i if den_i != 1 else value
-
-    return call
+    cands = [sympy.expand(c) for c in candidates]
+    keep = []
+    for i, c in enumerate(cands):
+        dominated = False
+        for j, other in enumerate(cands):
+            if i == j:
+                continue
+            diff = sympy.expand(other - c)
+            if diff == 0:
+                dominated = j < i  # identical: keep the first
+            else:
+                coeffs = sympy.Poly(diff, *sorted(diff.free_symbols, key=str)).coeffs() \
+                    if diff.free_symbols else [diff]
+                dominated = all(co >= 0 for co in coeffs)
+            if dominated:
+                break
+        if not dominated:
+            keep.append(c)
+    return keep
 
 
-def _peak_function(base: Callable[..., Any], cands: list[Callable[..., Any]]) -> Callable[..., Any]:
+class IntFunction:
+    """Exact vectorised evaluation of integer-valued polynomial metrics.
+
+    Each segment is (terms summed, candidates of which the elementwise maximum is added), or
+    None for an undefined metric. Every expression is split into an integer-coefficient
+    numerator and an integer denominator (the causal ℓ(ℓ+1)/2 is the only source of one); all
+    numerators are lambdified into one numpy function with common subexpressions shared and
+    evaluated in int64 — unless an upper bound computed exactly in Python ints (|coefficients|
+    at the largest inputs) reaches 2^62, in which case the arrays are evaluated as Python ints
+    (object dtype): slower, never wrong.
+    """
+
+    def __init__(self, segments: list[tuple[list[Any], list[Any]] | None], syms: list[Any]):
+        import sympy
+
+        self._layout: list[tuple[list[int], list[int]] | None] = []
+        nums: list[Any] = []
+        self._dens: list[int] = []
+        for seg in segments:
+            if seg is None:
+                self._layout.append(None)
+                continue
+            idx: tuple[list[int], list[int]] = ([], [])
+            for slot, exprs in zip(idx, seg):
+                for e in exprs:
+                    num, den = sympy.fraction(sympy.together(sympy.expand(e)))
+                    if not den.is_Integer:  # pragma: no cover - metrics are polynomials
+                        raise TypeError(f"metric is not a polynomial: {num / den}")
+                    slot.append(len(nums))
+                    nums.append(sympy.expand(num))
+                    self._dens.append(int(den))
+            self._layout.append(idx)
+        self._fn = sympy.lambdify(syms, nums, modules="numpy", cse=True)
+        self._bound = sympy.lambdify(syms, [_abs_bound(n, syms) for n in nums], modules="math")
+
+    def __call__(self, **dims: Any) -> Any:
+        return self.evaluate(prepare(dims))[0]
+
+    def evaluate(self, prepared: "Prepared") -> list[Any]:
+        """One array per segment (None for undefined ones), on arrays made by :func:`prepare`."""
+        import numpy as np
+
+        big = max(self._bound(*prepared.top), default=0) >= 2**62 or prepared.is_object
+        values = self._fn(*(prepared.as_object() if big else prepared.int64))
+        dtype = object if big else np.int64
+
+        def term(i: int) -> Any:
+            v = np.asarray(values[i], dtype=dtype)
+            return v // self._dens[i] if self._dens[i] != 1 else v
+
+        out: list[Any] = []
+        for seg in self._layout:
+            if seg is None:
+                out.append(None)
+                continue
+            summed, maxed = seg
+            total_ = term(summed[0])
+            for i in summed[1:]:
+                total_ = total_ + term(i)
+            if maxed:
+                best = term(maxed[0])
+                for i in maxed[1:]:
+                    best = np.maximum(best, term(i))
+                total_ = total_ + best
+            out.append(np.broadcast_to(total_, prepared.shape))
+        return out
+
+
+@dataclass
+class Prepared:
+    """Dimension arrays converted once: int64 arrays, their maxima, the broadcast shape."""
+
+    int64: list[Any]
+    top: list[int]
+    shape: tuple[int, ...]
+    is_object: bool = False
+
+    def as_object(self) -> list[Any]:
+        return [a.astype(object) for a in self.int64]
+
+
+def prepare(dims: dict[str, Any]) -> Prepared:
+    """Convert keyword dimension arrays (:data:`~attncost.config.DIM_FIELDS`) for evaluation."""
     import numpy as np
 
-    def call(**dims: Any) -> Any:
-        best = cands[0](**dims)
-        for c in cands[1:]:
-            best = np.maximum(best, c(**dims))
-        return base(**dims) + best
+    args = [np.asarray(dims[name]) for name in DIM_FIELDS]
+    for name, a in zip(DIM_FIELDS, args):
+        if a.dtype.kind not in "iu" and not (a.dtype == object):
+            raise TypeError(f"dimension {name} must be an integer array, got dtype {a.dtype}")
+    shape = np.broadcast_shapes(*(a.shape for a in args))
+    top = [int(a.max()) if a.size else 0 for a in args]
+    if any(t >= 2**62 for t in top):
+        return Prepared([a.astype(object) for a in args], top, shape, True)
+    return Prepared([a.astype(np.int64, copy=False) for a in args], top, shape)
 
-    return call
+
+def _abs_bound(expr: Any, syms: list[Any]) -> Any:
+    """The polynomial with every coefficient replaced by its absolute value."""
+    import sympy
+
+    if not expr.free_symbols:
+        return abs(expr)
+    poly = sympy.Poly(expr, *syms)
+    return sum(abs(c) * sympy.Mul(*(s**e for s, e in zip(syms, m)))
+               for m, c in poly.terms())
