@@ -183,7 +183,8 @@ class AttentionConfig:
     def as_dict(self) -> dict[str, Any]:
         """Inputs as given plus the resolved dimensions (what JSON output echoes)."""
         out = asdict(self)
-        out.update({f"{name}": getattr(self.dims(), name) for name in DIM_FIELDS})
+        dims = self.dims()
+        out.update({name: getattr(dims, name) for name in DIM_FIELDS})
         out["master_weights"] = self.resolved_master_weights
         return out
 

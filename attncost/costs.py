@@ -129,6 +129,9 @@ def derive(graph: Graph, prec: Precision) -> Derived:
     act_b = dtype_bytes(prec.dtype)
     sizes = {"act": act_b, "param": act_b, **FIXED_BYTES}
     tensors = graph.tensors
+    # exact ints: the plain sum is much faster than the generic one
+    symbolic = any(_is_symbolic(t.numel) for t in tensors.values())
+    add_all = total if symbolic else sum
 
     def nbytes(name: str) -> Size:
         t = tensors[name]
@@ -148,7 +151,7 @@ def derive(graph: Graph, prec: Precision) -> Derived:
                 continue
             seen_share.add(t.share_key)
         (biases if t.param_kind == "bias" else weights).append(t.numel)
-    params_w, params_b = total(weights), total(biases)
+    params_w, params_b = add_all(weights), add_all(biases)
     params = params_w + params_b
     n_states = OPTIMIZERS[prec.optimizer]
     master = prec.master_weights and act_b < 4
@@ -161,11 +164,11 @@ def derive(graph: Graph, prec: Precision) -> Derived:
         saved = [root[s] for s in op.saved(need)]
         saved = [s for s in dict.fromkeys(saved) if tensors[s].role != "param"]
         saved_by.append(saved)
-        reads = total(nbytes(t) for t in op.inputs)
-        writes = total(nbytes(t) for t in op.outputs)
-        grad_out = total(nbytes(t) for t in op.outputs if need.get(t) and tensors[t].storage == "act")
-        grad_in = total(nbytes(t) for t in op.inputs if need.get(t))
-        bwd_reads = total(nbytes(t) for t in op.saved(need)) + grad_out
+        reads = add_all(nbytes(t) for t in op.inputs)
+        writes = add_all(nbytes(t) for t in op.outputs)
+        grad_out = add_all(nbytes(t) for t in op.outputs if need.get(t) and tensors[t].storage == "act")
+        grad_in = add_all(nbytes(t) for t in op.inputs if need.get(t))
+        bwd_reads = add_all(nbytes(t) for t in op.saved(need)) + grad_out
         has_bwd = any(need.get(t) for t in op.inputs)
         kind = ("fused-attention" if isinstance(op, FusedAttention)
                 else "matmul" if op.is_matmul else "elementwise")
@@ -178,23 +181,23 @@ def derive(graph: Graph, prec: Precision) -> Derived:
 
     m: dict[str, Any] = {
         "params": params, "params_weights": params_w, "params_biases": params_b,
-        "flops_fwd_matmul": total(c.flops_fwd_matmul for c in op_costs),
-        "flops_fwd_other": total(c.flops_fwd_other for c in op_costs),
-        "flops_bwd_matmul": total(c.flops_bwd_matmul for c in op_costs),
-        "flops_bwd_other": total(c.flops_bwd_other for c in op_costs),
-        "flops_bwd_recompute": total(c.flops_bwd_recompute for c in op_costs),
-        "flops_fwd_useful": total(op.flops_fwd_useful_matmul() + op.flops_fwd_useful_other()
+        "flops_fwd_matmul": add_all(c.flops_fwd_matmul for c in op_costs),
+        "flops_fwd_other": add_all(c.flops_fwd_other for c in op_costs),
+        "flops_bwd_matmul": add_all(c.flops_bwd_matmul for c in op_costs),
+        "flops_bwd_other": add_all(c.flops_bwd_other for c in op_costs),
+        "flops_bwd_recompute": add_all(c.flops_bwd_recompute for c in op_costs),
+        "flops_fwd_useful": add_all(op.flops_fwd_useful_matmul() + op.flops_fwd_useful_other()
                                   for op in graph.ops),
         "weight_bytes": params * act_b,
         "grad_bytes": params * act_b,
         "optimizer_bytes": params * (n_states * state_b + (4 if master else 0)),
-        "bytes_fwd": total(c.bytes_fwd for c in op_costs),
-        "bytes_bwd": total(c.bytes_bwd for c in op_costs),
+        "bytes_fwd": add_all(c.bytes_fwd for c in op_costs),
+        "bytes_bwd": add_all(c.bytes_bwd for c in op_costs),
     }
     m["flops_fwd"] = m["flops_fwd_matmul"] + m["flops_fwd_other"]
     m["flops_bwd"] = m["flops_bwd_matmul"] + m["flops_bwd_other"]
     all_saved = list(dict.fromkeys(s for saved in saved_by for s in saved))
-    m["activation_bytes"] = total(nbytes(s) for s in all_saved)
+    m["activation_bytes"] = add_all(nbytes(s) for s in all_saved)
 
     # -- liveness: inference and training peaks ----------------------------------------------
     n_ops = len(graph.ops)
@@ -222,8 +225,8 @@ def derive(graph: Graph, prec: Precision) -> Derived:
     for i in range(n_ops):
         live.extend(nbytes(r) for r in start_at.get(i, []))
         live_train.extend(nbytes(r) for r in start_at.get(i, []))
-        inf_cands.append(total(live))
-        fwd_cands.append(total(live_train))
+        inf_cands.append(add_all(live))
+        fwd_cands.append(add_all(live_train))
         for r in end_at.get(i, []):
             live.remove(nbytes(r))
             if r not in saved_set:
@@ -243,7 +246,7 @@ def derive(graph: Graph, prec: Precision) -> Derived:
         for r in grad_roots:
             if gstart[r] == i:
                 grads_live.append(nbytes(r))
-        bwd_cands.append(total(saved_live) + total(grads_live) + pgrads)
+        bwd_cands.append(add_all(saved_live) + add_all(grads_live) + pgrads)
         for r in grad_roots:
             if prod[r] == i and prod[r] >= 0:
                 grads_live.remove(nbytes(r))
@@ -260,7 +263,7 @@ def derive(graph: Graph, prec: Precision) -> Derived:
         m["kv_cache_bytes_per_token"] = None
     else:
         per_token = [tensors[n].numel for n in tensors if tensors[n].kv_cache]
-        m["kv_cache_bytes_per_token"] = _per_token(total(per_token), graph.tokens) * act_b
+        m["kv_cache_bytes_per_token"] = _per_token(add_all(per_token), graph.tokens) * act_b
     m["decode_state_bytes"] = (None if graph.decode_state is None
                                else graph.decode_state * act_b)
     return Derived(m, op_costs, list(graph.notes), graph.kv_cache_note)
@@ -293,7 +296,7 @@ def resolve_peak(value: Any) -> Any:
     if any(_is_symbolic(c) for c in value.candidates) or _is_symbolic(value.base):
         import sympy
 
-        return value.base + sympy.Max(*value.candidates)
+        return value.base + sympy.Max(*prune_dominated(value.candidates))
     return value.base + max(value.candidates, default=0)
 
 
@@ -311,8 +314,7 @@ def stack(builder: Callable[[Dims, Options], Graph], d: Dims, o: Options, layers
     for i in range(layers):
         g = builder(d, o)
         out = "out" if i == layers - 1 else f"l{i}.out"
-        if out != "out":
-            top.tensor(out, d.tokens * d.d_model)
+        top.tensor(out, d.tokens * d.d_model)
         if g.tensors["x"].kv_cache:
             top.tensors[prev] = _with(top.tensors[prev], kv_cache=True)
         top.extend(g, f"l{i}.", {"x": prev, "out": out})
