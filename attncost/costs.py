@@ -396,24 +396,24 @@ def prune_dominated(candidates: Iterable[Any]) -> list[Any]:
     value of the dimensions (their difference has no negative coefficient)."""
     import sympy
 
-    cands = [sympy.expand(c) for c in candidates]
+    cands = [sympy.sympify(c) for c in candidates]
+    gens = sorted(set().union(*(c.free_symbols for c in cands)), key=str) or [sympy.Symbol("_")]
+    polys = [sympy.Poly(c, *gens) for c in cands]
     keep = []
-    for i, c in enumerate(cands):
+    for i, p in enumerate(polys):
         dominated = False
-        for j, other in enumerate(cands):
+        for j, other in enumerate(polys):
             if i == j:
                 continue
-            diff = sympy.expand(other - c)
-            if diff == 0:
+            diff = other - p
+            if diff.is_zero:
                 dominated = j < i  # identical: keep the first
             else:
-                coeffs = sympy.Poly(diff, *sorted(diff.free_symbols, key=str)).coeffs() \
-                    if diff.free_symbols else [diff]
-                dominated = all(co >= 0 for co in coeffs)
+                dominated = all(co >= 0 for co in diff.coeffs())
             if dominated:
                 break
         if not dominated:
-            keep.append(c)
+            keep.append(cands[i])
     return keep
 
 
@@ -434,6 +434,7 @@ class IntFunction:
 
         self._layout: list[tuple[list[int], list[int]] | None] = []
         nums: list[Any] = []
+        bounds: list[Any] = []
         self._dens: list[int] = []
         for seg in segments:
             if seg is None:
@@ -442,15 +443,16 @@ class IntFunction:
             idx: tuple[list[int], list[int]] = ([], [])
             for slot, exprs in zip(idx, seg):
                 for e in exprs:
-                    num, den = sympy.fraction(sympy.together(sympy.expand(e)))
-                    if not den.is_Integer:  # pragma: no cover - metrics are polynomials
-                        raise TypeError(f"metric is not a polynomial: {num / den}")
+                    poly = sympy.Poly(sympy.sympify(e), *syms, domain="QQ")
+                    den, poly = poly.clear_denoms(convert=True)  # integer coefficients
                     slot.append(len(nums))
-                    nums.append(sympy.expand(num))
+                    nums.append(poly.as_expr())
+                    bounds.append(sum((abs(c) * sympy.Mul(*(s**k for s, k in zip(syms, m)))
+                                       for m, c in poly.terms()), sympy.Integer(0)))
                     self._dens.append(int(den))
             self._layout.append(idx)
         self._fn = sympy.lambdify(syms, nums, modules="numpy", cse=True)
-        self._bound = sympy.lambdify(syms, [_abs_bound(n, syms) for n in nums], modules="math")
+        self._bound = sympy.lambdify(syms, bounds, modules="math")
 
     def __call__(self, **dims: Any) -> Any:
         return self.evaluate(prepare(dims))[0]
@@ -511,14 +513,3 @@ def prepare(dims: dict[str, Any]) -> Prepared:
     if any(t >= 2**62 for t in top):
         return Prepared([a.astype(object) for a in args], top, shape, True)
     return Prepared([a.astype(np.int64, copy=False) for a in args], top, shape)
-
-
-def _abs_bound(expr: Any, syms: list[Any]) -> Any:
-    """The polynomial with every coefficient replaced by its absolute value."""
-    import sympy
-
-    if not expr.free_symbols:
-        return abs(expr)
-    poly = sympy.Poly(expr, *syms)
-    return sum(abs(c) * sympy.Mul(*(s**e for s, e in zip(syms, m)))
-               for m, c in poly.terms())
