@@ -175,7 +175,7 @@ def formula(variant: str, metric: str, config: AttentionConfig | None = None, *,
     expr = exprs[metric]
     if expr is None:
         return None
-    expr = resolve_peak(expr)
+    expr = sympy.sympify(resolve_peak(expr))
     if substitute_defaults:
         s = {n: sympy.Symbol(SYMBOL_NAMES[n], positive=True, integer=True) for n in DIM_FIELDS}
         subs = {}

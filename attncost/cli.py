@@ -304,8 +304,8 @@ def _flat_row(e) -> dict[str, Any]:
     for k in ("d_model", "heads", "d_head", "seq_len", "batch", "kv_heads", "k", "max_seq_len",
               "dtype", "causal", "bias", "impl"):
         row[k] = inp.get(k)
-    row["layers"] = e.inputs.get("layers", len(e.inputs.get("layers", [])) or 1) \
-        if not isinstance(e.inputs.get("layers"), list) else len(e.inputs["layers"])
+    layers = e.inputs.get("layers", 1)
+    row["layers"] = len(layers) if isinstance(layers, list) else layers
     from .costs import METRICS
 
     row.update({k: e.metrics.get(k) for k in METRICS})
@@ -381,9 +381,11 @@ def compare(
     mode: ModeOpt = Mode.train, device: Device = None, memory_budget: Budget = None,
     headroom: Headroom = 0.1, fmt: FormatOpt = Fmt.table,
     baseline: Annotated[str, typer.Option(help="Variant the ratios divide by.")] = "standard",
+    absolute: Annotated[bool, typer.Option(
+        "--absolute", help="Absolute values in every row instead of ratios.")] = False,
     variant_file: VarFile = None, devices_file: DevFile = None,
 ) -> None:
-    """All variants side by side, with ratios to standard attention.
+    """All variants side by side: the baseline's values, the others as ratios to it.
 
     Variants that cannot run the configuration (e.g. Linformer with --causal) are left out
     and listed.
@@ -414,7 +416,8 @@ def compare(
     d = cfg.dims()
     table = Table(title=f"d_model {d.d_model}, heads {d.heads}, seq_len {d.seq_len}, batch "
                         f"{d.batch}, {cfg.dtype}, {'causal' if cfg.causal else 'non-causal'}, "
-                        f"{cfg.impl}; ratios to {baseline}", title_justify="left")
+                        f"{cfg.impl}" + ("" if absolute else f"; rows other than {baseline} are ratios "
+                                        f"to it (×)"), title_justify="left")
     cols = [("params", "params", "count"), ("flops_fwd", "FLOPs fwd", "FLOP"),
             ("flops_bwd", "FLOPs bwd", "FLOP"), ("activation_bytes", "saved act.", "B"),
             ("inference_peak_bytes", "infer peak", "B"), ("train_peak_bytes", "train peak", "B"),
@@ -428,14 +431,13 @@ def compare(
         cells = []
         for key, _, unit in cols:
             v = e.metrics.get(key)
+            b = base.metrics.get(key) if base else None
             if v is None:
                 cells.append("n/a")
-                continue
-            text = human_bytes(v) if unit == "B" else human_count(v)
-            b = base.metrics.get(key) if base else None
-            if b:
-                text += f"  ×{v / b:.3g}"
-            cells.append(text)
+            elif absolute or e is base or not b:
+                cells.append(human_bytes(v) if unit == "B" else human_count(v))
+            else:
+                cells.append(f"×{v / b:.3f}")
         if dev:
             cells.append("yes" if e.fit.fits else "NO")
         table.add_row(e.variant, *cells)
@@ -745,15 +747,18 @@ def bench(
     runs: Annotated[int, typer.Option(help="Cold processes to time.")] = 11,
     configs: Annotated[int, typer.Option(help="Configurations in the sweep benchmark.")] = 4_000_000,
 ) -> None:
-    """Benchmark figures measured in one run: cold `estimate` time, sweep rate, and the speed
-    ratio against counting with torch's FlopCounterMode (needs torch)."""
+    """Speed figures measured in one run (cold estimate, sweep rate, vs FlopCounterMode).
+
+    The FlopCounterMode comparison needs torch: pip install 'attncost[torch]'.
+    """
     from .bench import run
 
     run(runs=runs, configs=configs)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. Usage errors (an unknown flag, a value of the wrong type)
+    are typer's: a short usage message naming the option, exit status 2."""
     app()
 
 

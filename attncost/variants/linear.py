@@ -29,8 +29,8 @@ from .core import new_graph, output_projection, project
 def linear(d: Dims, o: Options):
     b, h, ell, dh = d.batch, d.heads, d.seq_len, d.d_head
     g = new_graph(d)
-    g.notes.append("linear: stands in for arXiv 2101.10277 (full text unavailable) with Shen "
-                   "et al.'s factorised form (arXiv 1812.01243)")
+    g.notes.append("stands in for arXiv 2101.10277 (full text unavailable) with Shen et al.'s "
+                   "factorised form (arXiv 1812.01243)")
     g.kv_cache_note = "linear's key softmax runs over all positions: not causal, no KV cache"
     n = b * h * ell * dh
     for name in ("q", "k", "v"):
