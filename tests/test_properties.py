@@ -100,7 +100,7 @@ def test_fused_never_saves_more_than_materialised(cfg, variant):
 def test_sweep_matches_estimates_over_a_grid():
     grid = {"seq_len": [1, 7, 64, 513], "d_model": [48, 96], "batch": [1, 3]}
     cfg = AttentionConfig(d_model=96, heads=3, bias=True)
-    df = ac.sweep("all", grid, cfg)
+    df = ac.sweep(VARIANTS, grid, cfg)
     assert len(df) == len(VARIANTS) * 16
     for row in df.sample(40, random_state=0).itertuples():
         e = ac.estimate(row.variant, cfg, seq_len=int(row.seq_len), d_model=int(row.d_model),

@@ -124,11 +124,17 @@ def resolve(spec: list[str] | tuple[str, ...] | str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+_loaded_files: dict[Path, list[str]] = {}
+
+
 def load_variant_file(path: str | Path) -> list[str]:
-    """Import a Python file that registers variants; returns the names it added."""
+    """Import a Python file that registers variants; returns the names it added (a file
+    already loaded is not imported twice)."""
     p = Path(path)
     if not p.is_file():
         raise AttncostError(f"variant file {str(path)!r} does not exist")
+    if p.resolve() in _loaded_files:
+        return _loaded_files[p.resolve()]
     _load_builtins()
     before = set(REGISTRY)
     spec = importlib.util.spec_from_file_location(f"attncost_user_variant_{p.stem}", p)
@@ -146,4 +152,5 @@ def load_variant_file(path: str | Path) -> list[str]:
         raise AttncostError(
             f"variant file {str(path)!r} registered no variant; decorate a builder with "
             f"@attncost.variants.register('name', title=..., source=...)")
+    _loaded_files[p.resolve()] = added
     return added
