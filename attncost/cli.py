@@ -112,9 +112,15 @@ Preset = Annotated[Optional[str], typer.Option(
 FormatOpt = Annotated[Fmt, typer.Option("--format", "-f", help="Output format.")]
 
 
-def _attention_fields(**kw: Any) -> dict[str, Any]:
-    """The flags the user actually gave (None means 'not given')."""
-    return {k: v for k, v in kw.items() if v is not None}
+def _attention_fields(params: dict[str, Any]) -> dict[str, Any]:
+    """The :class:`AttentionConfig` flags among a command's parameters that the user gave
+    (None means 'not given')."""
+    from dataclasses import fields
+
+    from .config import AttentionConfig
+
+    names = {f.name for f in fields(AttentionConfig)}
+    return {k: v for k, v in params.items() if k in names and v is not None}
 
 
 def _load_extras(variant_file: list[Path] | None, devices_file: Path | None) -> None:
@@ -356,11 +362,7 @@ def estimate(
     Example: attncost estimate --d-model 512 --variant super --device jetson-orin-nano-8gb
     """
     _load_extras(variant_file, devices_file)
-    fields = _attention_fields(
-        d_model=d_model, heads=heads, d_head=d_head, seq_len=seq_len, batch=batch,
-        kv_heads=kv_heads, k=k, sharing=sharing, max_seq_len=max_seq_len, kv_latent=kv_latent,
-        q_latent=q_latent, rope_dim=rope_dim, bias=bias, causal=causal, impl=impl,
-        dropout=dropout, dtype=dtype, optimizer=optimizer, master_weights=master_weights)
+    fields = _attention_fields(locals())
     dev = _device(device, memory_budget, peak_tflops, bandwidth)
     ests = _estimates(variant, preset, fields, layers, dev, mode, headroom, decode_tokens)
     if _emit(ests, fmt, breakdown=breakdown):
@@ -395,10 +397,7 @@ def compare(
     from .units import human_bytes, human_count
 
     _load_extras(variant_file, devices_file)
-    fields = _attention_fields(
-        d_model=d_model, heads=heads, d_head=d_head, seq_len=seq_len, batch=batch,
-        kv_heads=kv_heads, k=k, sharing=sharing, max_seq_len=max_seq_len, bias=bias,
-        causal=causal, impl=impl, dtype=dtype, optimizer=optimizer)
+    fields = _attention_fields(locals())
     cfg = AttentionConfig(**fields)
     names = variants.resolve(variant or ["all"])
     if baseline not in names:
@@ -466,9 +465,7 @@ def formula(
     from . import variants
 
     _load_extras(variant_file, None)
-    fields = _attention_fields(bias=bias, causal=causal, impl=impl, sharing=sharing,
-                               dropout=dropout, dtype=dtype, optimizer=optimizer, d_head=d_head,
-                               max_seq_len=max_seq_len)
+    fields = _attention_fields(locals())
     if "d_head" in fields:
         fields.setdefault("d_model", fields["d_head"] * 8)
     if "max_seq_len" in fields:
@@ -586,8 +583,8 @@ def sweep(
         values = _parse_values(name, text)
         if values is not None:
             grid[name] = values
-    fields = _attention_fields(bias=bias, causal=causal, impl=impl, dtype=dtype,
-                               optimizer=optimizer)
+    fields = _attention_fields(dict(bias=bias, causal=causal, impl=impl, dtype=dtype,
+                                    optimizer=optimizer))
     cfg = AttentionConfig(**fields)
     df = api.sweep(variant or ["all"], grid, cfg, layers=layers or 1, metrics=metric)
     if out is None:
@@ -631,10 +628,7 @@ def fit(
     dev = _device(device, memory_budget, peak_tflops, bandwidth)
     if dev is None:
         raise AttncostError("fit needs --device NAME or --memory-budget SIZE")
-    fields = _attention_fields(
-        d_model=d_model, heads=heads, d_head=d_head, seq_len=seq_len, batch=batch,
-        kv_heads=kv_heads, k=k, sharing=sharing, max_seq_len=max_seq_len, bias=bias,
-        causal=causal, impl=impl, dtype=dtype, optimizer=optimizer)
+    fields = _attention_fields(locals())
     ests = _estimates(variant, preset, fields, layers, dev, mode, headroom, decode_tokens)
     rows = []
     for e in ests:
@@ -710,8 +704,7 @@ def crossover(
     """At which sequence length does variant A become cheaper (or dearer) than B?"""
     from . import api
 
-    fields = _attention_fields(d_model=d_model, heads=heads, batch=batch, k=k,
-                               kv_heads=kv_heads, bias=bias, impl=impl, dtype=dtype)
+    fields = _attention_fields(locals())
     if k is not None:
         fields["seq_len"] = max(k, lo)
     rows = api.crossover(a, b, metric, None, lo=lo, hi=hi, layers=layers or 1, **fields)

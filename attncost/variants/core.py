@@ -35,6 +35,15 @@ def project(g: Graph, d: Dims, o: Options, name: str, src: str, d_out, d_in=None
                     d_out, o.bias)
 
 
+def split_projections(g: Graph, d: Dims, o: Options, names=("q", "k", "v")) -> None:
+    """Project x to each of ``names`` (heads·d_head wide) and split it into heads as a
+    contiguous copy ``<name>_heads`` (batch, heads, seq_len, d_head): for variants that work
+    on heads outside the softmax-attention core (linear, kernel-linear)."""
+    for name in names:
+        project(g, d, o, name, "x", d.heads * d.d_head)
+        g.copy(f"split_{name}", name, f"{name}_heads")
+
+
 def output_projection(g: Graph, d: Dims, o: Options, merged: str, d_in) -> str:
     """``out = merged @ W_O (+ b_O)``, W_O ∈ R^{d_in×d_model}."""
     return g.linear("out_proj", merged, "out", d.tokens, d_in, d.d_model, o.bias)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..config import Dims, Options
 from ..ops import Elementwise, MatMul, triangle
 from . import register
-from .core import new_graph, output_projection, project
+from .core import new_graph, output_projection, split_projections
 
 
 @register("kernel-linear", title="Kernel linear attention (φ = elu + 1)",
@@ -23,9 +23,7 @@ def kernel_linear(d: Dims, o: Options):
     g = new_graph(d)
     g.decode_state = h * (dh * dh + dh)
     n = bh * ell * dh
-    for name in ("q", "k", "v"):
-        project(g, d, o, name, "x", h * dh)
-        g.copy(f"split_{name}", name, f"{name}_heads")
+    split_projections(g, d, o)
     for name in ("q", "k"):
         # elu: exp, subtract, select = 2 FLOPs/elem (+ backward 2), saves its input; +1: 1 FLOP
         g.tensor(f"elu_{name}", n)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from ..config import Dims, Options
 from ..ops import Elementwise, MatMul
 from . import register
-from .core import new_graph, output_projection, project
+from .core import new_graph, output_projection, split_projections
 
 
 @register("linear", title="Factorised linear attention (Shen et al. form, standing in for "
@@ -33,9 +33,7 @@ def linear(d: Dims, o: Options):
                    "factorised form (arXiv 1812.01243)")
     g.kv_cache_note = "linear's key softmax runs over all positions: not causal, no KV cache"
     n = b * h * ell * dh
-    for name in ("q", "k", "v"):
-        project(g, d, o, name, "x", h * dh)
-        g.copy(f"split_{name}", name, f"{name}_heads")
+    split_projections(g, d, o)
     # two softmaxes (features for q, positions for k): 5 FLOPs/elem forward, 4 backward
     for name in ("q", "k"):
         g.tensor(f"rho_{name}", n)
