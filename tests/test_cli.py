@@ -141,3 +141,17 @@ def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "attncost", "estimate", "--format", "json"],
                          capture_output=True, text=True)
     assert out.returncode == 0 and json.loads(out.stdout)[0]["variant"] == "standard"
+
+
+def test_user_devices_file(tmp_path):
+    f = tmp_path / "mine.toml"
+    f.write_text('[my-board]\ntitle = "My board"\nmemory = "6GiB"\nbandwidth = 50\n'
+                 'peak_tflops = { fp32 = 1.0 }\nsource = "my datasheet"\n')
+    r = run("fit", "-v", "efficient", "--devices-file", str(f), "--device", "my-board",
+            "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["device"]["memory_bytes"] == 6 * 2**30
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[x]\ntitle = "no memory"\n')
+    r = run("devices", "--devices-file", str(bad))
+    assert r.exit_code == 2 and "lacks field" in r.output and "needs memory" in r.output
