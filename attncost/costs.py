@@ -195,7 +195,7 @@ def derive(graph: Graph, prec: Precision) -> Derived:
         "bytes_bwd": add_all(c.bytes_bwd for c in op_costs),
     }
     m["flops_fwd"] = m["flops_fwd_matmul"] + m["flops_fwd_other"]
-    m["flops_bwd"] = m["flops_bwd_matmul"] + m["flops_bwd_other"]
+    m["flops_bwd"] = m["flops_bwd_matmul"] + m["flops_bwd_other"] + m["flops_bwd_recompute"]
     all_saved = list(dict.fromkeys(s for saved in saved_by for s in saved))
     m["activation_bytes"] = add_all(nbytes(s) for s in all_saved)
 

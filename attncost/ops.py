@@ -185,9 +185,10 @@ class FusedAttention(Op):
 
     inputs (q, k, v); outputs (out, lse). Same FLOPs as the materialised computation (two
     matmuls of batch_heads·q_len·kv_len·d MACs; scale 1 + softmax 5 FLOPs per score), but the
-    scores never reach memory. Backward: dV, dP, dQ, dK (4 matmuls' worth, as PyTorch's
-    ``sdpa_backward_flop_count`` counts) plus the recomputation of q kᵀ (reported apart, in
-    ``flops_bwd_recompute``). Saved: q, k, v, out and the fp32 log-sum-exp (batch_heads·q_len).
+    scores never reach memory. Backward: dV, dP, dQ, dK (4 matmuls' worth) plus the
+    recomputation of q kᵀ (its matmul FLOPs in ``flops_bwd_recompute``; PyTorch's
+    ``sdpa_backward_flop_count`` counts all five) and of the softmax (in the "other" FLOPs).
+    Saved: q, k, v, out and the fp32 log-sum-exp (batch_heads·q_len).
     """
 
     batch_heads: Size = 1
@@ -223,10 +224,11 @@ class FusedAttention(Op):
         return 2 * self._scores() * (2 * self.d_v + 2 * self.d_qk)
 
     def flops_bwd_other(self, needs_grad: dict[str, bool]) -> Size:
-        return 5 * self._scores()  # softmax backward 4 + scale 1 per score
+        # softmax backward 4 + scale 1 per score, plus the recomputed scale and softmax (6)
+        return 11 * self._scores()
 
     def flops_bwd_recompute(self) -> Size:
-        return 2 * self._scores() * self.d_qk + 6 * self._scores()
+        return 2 * self._scores() * self.d_qk
 
     def saved(self, needs_grad: dict[str, bool]) -> tuple[str, ...]:
         return tuple(self.inputs) + tuple(self.outputs)

@@ -17,6 +17,11 @@ from ..config import Dims, Options
 from ..ops import Elementwise, FusedAttention, Graph, MatMul, triangle
 
 
+def _differs(a, b) -> bool:
+    """a != b for ints; for symbols, whether they are different expressions."""
+    return a != b
+
+
 def new_graph(d: Dims, cache_input: bool = False) -> Graph:
     """An empty layer graph with its input ``x`` (batch·seq_len·d_model).
 
@@ -58,7 +63,8 @@ def attention(g: Graph, d: Dims, o: Options, *, q: str, k: str, v: str, kv_len=N
     layout, or already (batch, heads, kv_len, d) when ``heads_layout``. ``k`` and ``v`` may be
     the same tensor (Efficient attention): it is split into heads once. ``kv_heads`` < heads
     (MQA/GQA): the materialised path expands keys and values to every head (a copy, as
-    ``repeat_interleave`` makes); the fused kernel reads the shared heads directly.
+    ``repeat_interleave`` makes); the fused kernel reads the shared heads directly. The fused
+    kernel needs d_v = d_qk: other widths are zero-padded (MLA).
     """
     b, h, ell = d.batch, d.heads, d.seq_len
     kv_len = ell if kv_len is None else kv_len
@@ -72,10 +78,24 @@ def attention(g: Graph, d: Dims, o: Options, *, q: str, k: str, v: str, kv_len=N
         qh = g.view("q_heads", q)
         kh = k if heads_layout else g.view("k_heads", k)
         vh = kh if v == k else (v if heads_layout else g.view("v_heads", v))
-        g.tensor("attn_heads", bh * ell * d_v)
+        width, padded = d_v, _differs(d_v, d_qk)
+        if padded:
+            # flash kernels need equal head widths: values are zero-padded to d_qk (a copy)
+            width = d_qk
+            g.tensor("v_padded", b * kv_heads * kv_len * d_qk)
+            g.add(Elementwise("pad_v", (vh,), ("v_padded",), numel=b * kv_heads * kv_len * d_qk))
+            vh = "v_padded"
+        g.tensor("attn_heads", bh * ell * width)
         g.tensor("lse", bh * ell, storage="fp32")
         g.add(FusedAttention("sdpa", (qh, kh, vh), ("attn_heads", "lse"), batch_heads=bh,
-                             q_len=ell, kv_len=kv_len, d_qk=d_qk, d_v=d_v, causal=causal))
+                             q_len=ell, kv_len=kv_len, d_qk=d_qk, d_v=width, causal=causal))
+        if not padded:
+            # the kernel writes its output as (b, ℓ, h, d): merging heads is a view
+            return g.view("merged", "attn_heads")
+        # the output sliced back to d_v and merged: a copy of bh·ℓ·d_v elements
+        g.tensor("merged", bh * ell * d_v)
+        g.add(Elementwise("merge_heads", ("attn_heads",), ("merged",), numel=bh * ell * d_v))
+        return "merged"
     else:
         qh = g.copy("split_q", q, "q_heads")
 

@@ -11,7 +11,9 @@ c_Q = X W_DQ (d_c' = ``q_latent``); a decoupled RoPE key k_R = RoPE(X W_KR) (d_h
 Weights: d_m·d_c + 2·d_c·h·d_h + d_m·d_hR + d_m·d_c' + d_c'·h·(d_h + d_hR) + h·d_h·d_m.
 KV cache per token: d_c + d_hR (the latent and the shared RoPE key). Modelled as trained (keys
 and values up-projected, no weight absorption); DeepSeek-V2's RMSNorms on the two latents
-(d_c + d_c' weights) are not included. RoPE costs 3 FLOPs per element (x·cos + rot(x)·sin).
+(d_c + d_c' weights) are not included. RoPE costs 3 FLOPs per element (x·cos + rot(x)·sin)
+and saves its ℓ×d_hR cos and sin tables. The fused kernel needs equal head widths, so values
+are zero-padded to d_h + d_hR there.
 """
 
 from __future__ import annotations
@@ -22,10 +24,16 @@ from . import register
 from .core import attention, new_graph, output_projection, project
 
 
-def _rope(g, name: str, src: str, numel) -> str:
-    g.tensor(name, numel)
-    g.add(Elementwise(f"rope_{src}", (src,), (name,), numel=numel, fwd_per_elem=3,
-                      bwd_per_elem=3))
+def _rope(g, d: Dims, name: str, src: str, numel, dim, kv_cache: bool = False) -> str:
+    """RoPE: x·cos + rotate(x)·sin, 3 FLOPs per element forward and backward; the
+    multiplications save the position tables cos and sin (ℓ × dim each, constants)."""
+    ell = d.seq_len
+    for table in ("cos", "sin"):
+        g.tensor(f"{name}.{table}", ell * dim, role="const")
+    g.add(Elementwise(f"{name}.tables", (), (f"{name}.cos", f"{name}.sin"), numel=2 * ell * dim))
+    g.tensor(name, numel, kv_cache=kv_cache)
+    g.add(Elementwise(f"rope_{src}", (src, f"{name}.cos", f"{name}.sin"), (name,), numel=numel,
+                      fwd_per_elem=3, bwd_per_elem=3, save=(f"{name}.cos", f"{name}.sin")))
     return name
 
 
@@ -41,13 +49,11 @@ def mla(d: Dims, o: Options):
     project(g, d, o, "k_c", "c_kv", h * dh, d_in=d.kv_latent)
     project(g, d, o, "v", "c_kv", h * dh, d_in=d.kv_latent)
     project(g, d, o, "k_r_pre", "x", dr)
-    g.tensor("k_r", t * dr, kv_cache=True)
-    g.add(Elementwise("rope_k", ("k_r_pre",), ("k_r",), numel=t * dr, fwd_per_elem=3,
-                      bwd_per_elem=3))
+    _rope(g, d, "k_r", "k_r_pre", t * dr, dr, kv_cache=True)
     project(g, d, o, "c_q", "x", d.q_latent)
     project(g, d, o, "q_c", "c_q", h * dh, d_in=d.q_latent)
     project(g, d, o, "q_r_pre", "c_q", h * dr, d_in=d.q_latent)
-    _rope(g, "q_r", "q_r_pre", t * h * dr)
+    _rope(g, d, "q_r", "q_r_pre", t * h * dr, dr)
     # concatenations (copies): q = [q_c; q_r] per head, k = [k_c; k_r broadcast to heads]
     g.tensor("q", t * h * (dh + dr))
     g.add(Elementwise("concat_q", ("q_c", "q_r"), ("q",), numel=t * h * (dh + dr)))
