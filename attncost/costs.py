@@ -14,10 +14,12 @@ Memory model (what a demanding user needs stated):
 * ``activation_bytes``: the distinct storages autograd saves for backward (views share their
   base's storage; parameters excluded; boolean masks 1 byte; log-sum-exp fp32).
 * ``inference_peak_bytes``: weights + the largest set of live activations at any operation of a
-  forward pass without autograd (each tensor lives from its producer to its last reader).
+  forward pass without autograd (each tensor lives from its producer to its last reader; the
+  input, held by the caller, for the whole pass).
 * ``train_peak_bytes``: weights + optimizer state + the largest of (forward: live tensors plus
-  everything saved so far) and (backward: saved tensors still needed + live gradients + all
-  parameter gradients), walking the operations in reverse.
+  everything saved so far) and (backward: saved tensors still needed + live activation
+  gradients + the parameter gradients made so far), walking the operations in reverse;
+  gradients start as None (``zero_grad(set_to_none=True)``, PyTorch's default).
 * ``kv_cache_bytes_per_token``: per token, the tensors a causal decoder keeps (marked
   ``kv_cache`` in the description); ``None`` where the variant cannot decode causally.
 * ``bytes_fwd`` / ``bytes_bwd``: bytes each operation reads and writes (the roofline's memory
@@ -204,10 +206,19 @@ def derive(graph: Graph, prec: Precision) -> Derived:
     prod = producers(graph)
     cons = consumers(graph)
     roots = [n for n, t in tensors.items() if t.alias_of is None and t.role != "param"]
-    last_use = {r: max(cons[r], default=prod[r]) for r in roots}
+    last_read = {r: max(cons[r], default=prod[r]) for r in roots}  # by the ops themselves
+    last_use = dict(last_read)  # ... or by references the code holds
+    op_index = {op.name: i for i, op in enumerate(graph.ops)}
+    for t, op_name in graph.holds:
+        r = graph.root(t)
+        if r in last_use:
+            last_use[r] = max(last_use[r], op_index[op_name])
     out_name = graph.output
     if out_name in last_use:
         last_use[out_name] = n_ops
+    inputs = [r for r in roots if tensors[r].role == "input"]
+    for r in inputs:  # the caller holds its input for the whole step
+        last_use[r] = n_ops
     start_at: dict[int, list[str]] = {}
     end_at: dict[int, list[str]] = {}
     for r in roots:
@@ -234,19 +245,37 @@ def derive(graph: Graph, prec: Precision) -> Derived:
 
     grad_roots = [r for r in roots if need.get(r) and tensors[r].storage == "act"
                   and (cons[r] or r == out_name)]
-    gstart = {r: (n_ops if r == out_name else last_use[r]) for r in grad_roots}
+    gstart = {r: (n_ops if r == out_name else last_read[r]) for r in grad_roots}
+    # a parameter's gradient appears at the backward of its last reader and stays (until the
+    # optimizer step); shared parameters (one share_key) have one gradient
+    pgrad_start: dict[str, tuple[int, Size]] = {}
+    for n, t in tensors.items():
+        if t.role != "param":
+            continue
+        readers = [i for i, op in enumerate(graph.ops)
+                   if any(graph.root(x) == n for x in op.inputs)]
+        key = t.share_key or n
+        start = max(readers, default=n_ops)
+        if key not in pgrad_start or start > pgrad_start[key][0]:
+            pgrad_start[key] = (start, t.numel * act_b)
     bwd_cands = []
+    held = add_all(nbytes(r) for r in inputs if r not in saved_set)
     saved_live = [nbytes(s) for s in all_saved]
     grads_live: list[Size] = []
-    pgrads = m["grad_bytes"]
     for r in grad_roots:
         if gstart[r] >= n_ops:
             grads_live.append(nbytes(r))
+    for _, (start, nb) in pgrad_start.items():
+        if start >= n_ops:
+            grads_live.append(nb)
     for i in reversed(range(n_ops)):
         for r in grad_roots:
             if gstart[r] == i:
                 grads_live.append(nbytes(r))
-        bwd_cands.append(add_all(saved_live) + add_all(grads_live) + pgrads)
+        for _, (start, nb) in pgrad_start.items():
+            if start == i:
+                grads_live.append(nb)
+        bwd_cands.append(held + add_all(saved_live) + add_all(grads_live))
         for r in grad_roots:
             if prod[r] == i and prod[r] >= 0:
                 grads_live.remove(nbytes(r))

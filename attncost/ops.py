@@ -250,6 +250,9 @@ class Graph:
     decode_state: Size | None = None
     tokens: Size = 1  # batch · seq_len: what "per token" divides by
     output: str = "out"  # the tensor the caller receives (live to the end; its gradient starts)
+    #: (tensor, op name): the tensor stays referenced until that op has run (Python code holds
+    #: it, e.g. a projection's output while its head-split copy is used)
+    holds: list[tuple[str, str]] = field(default_factory=list)
 
     def tensor(self, name: str, numel: Size, **kw: Any) -> str:
         if name in self.tensors:
@@ -278,6 +281,10 @@ class Graph:
         t = self.tensors[name]
         return t.alias_of if t.alias_of else name
 
+    def hold(self, tensor: str, until_op: str) -> None:
+        """Keep ``tensor`` live until the op named ``until_op`` has run."""
+        self.holds.append((tensor, until_op))
+
     def extend(self, other: "Graph", prefix: str, rename: dict[str, str]) -> None:
         """Append another graph's tensors and ops, prefixing names (``rename`` maps its
         input/output tensor names onto tensors of this graph)."""
@@ -303,6 +310,7 @@ class Graph:
             if isinstance(op, Elementwise):
                 fields["save"] = tuple(nm(t) for t in op.save)
             self.ops.append(type(op)(**fields))
+        self.holds.extend((nm(t), prefix + op_name) for t, op_name in other.holds)
 
     # -- helpers used by the variant builders -------------------------------------------
 

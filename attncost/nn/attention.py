@@ -94,10 +94,9 @@ class GroupedQueryAttention(_Base):
         self.out_proj = nn.Linear(inner, d_model, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q = split_heads(self.q_proj(x), self.heads)
-        k = split_heads(self.k_proj(x), self.kv_heads)
-        v = split_heads(self.v_proj(x), self.kv_heads)
-        return self.out_proj(merge_heads(self.attend(q, k, v)))
+        return self.out_proj(merge_heads(self.attend(split_heads(self.q_proj(x), self.heads),
+                                                     split_heads(self.k_proj(x), self.kv_heads),
+                                                     split_heads(self.v_proj(x), self.kv_heads))))
 
 
 class OptimisedAttention(_Base):
@@ -111,9 +110,9 @@ class OptimisedAttention(_Base):
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q = split_heads(self.q_proj(x), self.heads)
-        k = split_heads(self.k_proj(x), self.heads)
-        return self.out_proj(merge_heads(self.attend(q, k, split_heads(x, self.heads))))
+        return self.out_proj(merge_heads(self.attend(split_heads(self.q_proj(x), self.heads),
+                                                     split_heads(self.k_proj(x), self.heads),
+                                                     split_heads(x, self.heads))))
 
 
 class EfficientAttention(_Base):
@@ -127,11 +126,9 @@ class EfficientAttention(_Base):
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q = split_heads(self.q_proj(x), self.heads)
-        xh = split_heads(x, self.heads)
-        if self.impl == "materialised":
-            xh = xh.contiguous()  # one copy serves as keys and values
-        return self.out_proj(merge_heads(self.attend(q, xh, xh)))
+        xh = split_heads(x, self.heads)  # keys and values: one view of x (one copy if materialised)
+        return self.out_proj(merge_heads(self.attend(split_heads(self.q_proj(x), self.heads),
+                                                     xh, xh)))
 
 
 class SuperAttention(_Base):
@@ -147,7 +144,8 @@ class SuperAttention(_Base):
         self.align = nn.Linear(max_seq_len, max_seq_len, bias=bias)  # W_A (rows: positions out)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def aligned(self, x: torch.Tensor) -> torch.Tensor:
+        """W_A X (+ bias) for every sequence: positions mixed by the alignment kernel."""
         n = x.shape[1]
         if n > self.max_seq_len:
             raise ValueError(f"seq_len {n} exceeds the length W_A was built for "
@@ -155,12 +153,14 @@ class SuperAttention(_Base):
         w = self.align.weight[:n, :n]
         if self.causal:
             w = w.tril()
-        aligned = torch.bmm(w.expand(x.shape[0], n, n), x)  # W_A X for every sequence
-        if self.align.bias is not None:
-            aligned = aligned + self.align.bias[:n, None]
-        q = split_heads(self.q_proj(x), self.heads)
-        k, v = split_heads(x, self.heads), split_heads(aligned, self.heads)
-        return self.out_proj(merge_heads(self.attend(q, k, v)))
+        out = torch.bmm(w.expand(x.shape[0], n, n), x)
+        return out if self.align.bias is None else out + self.align.bias[:n, None]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.heads
+        return self.out_proj(merge_heads(self.attend(split_heads(self.q_proj(x), h),
+                                                     split_heads(x, h),
+                                                     split_heads(self.aligned(x), h))))
 
 
 class LinformerAttention(_Base):
@@ -191,19 +191,18 @@ class LinformerAttention(_Base):
             self.E = proj()
             self.F = proj() if sharing in ("none", "headwise") else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n = x.shape[1]
-        e = self.E[..., :n]
-        f = self.F[..., :n] if self.F is not None else e
-        q = split_heads(self.q_proj(x), self.heads)
-        k, v = self.k_proj(x), self.v_proj(x)
+    def low(self, t: torch.Tensor, proj: torch.Tensor) -> torch.Tensor:
+        """Project keys or values along the sequence: (b, n, h·d) -> heads (b, h, k, d)."""
+        proj = proj[..., :t.shape[1]]
         if self.sharing == "none":  # per-head E_i: (h, k, n) @ (b, h, n, d)
-            k_low = torch.einsum("hkn,bhnd->bhkd", e, split_heads(k, self.heads).contiguous())
-            v_low = torch.einsum("hkn,bhnd->bhkd", f, split_heads(v, self.heads).contiguous())
-        else:  # one E: (k, n) @ (b, n, h·d)
-            k_low = split_heads(torch.matmul(e, k), self.heads)
-            v_low = split_heads(torch.matmul(f, v), self.heads)
-        return self.out_proj(merge_heads(self.attend(q, k_low, v_low)))
+            return torch.einsum("hkn,bhnd->bhkd", proj, split_heads(t, self.heads).contiguous())
+        return split_heads(torch.matmul(proj, t), self.heads)  # one E: (k, n) @ (b, n, h·d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.F if self.F is not None else self.E
+        return self.out_proj(merge_heads(self.attend(split_heads(self.q_proj(x), self.heads),
+                                                     self.low(self.k_proj(x), self.E),
+                                                     self.low(self.v_proj(x), f))))
 
 
 class FactorisedLinearAttention(_Base):
@@ -221,14 +220,18 @@ class FactorisedLinearAttention(_Base):
         self.v_proj = nn.Linear(d_model, d_model, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q = split_heads(self.q_proj(x), self.heads).contiguous()
-        k = split_heads(self.k_proj(x), self.heads).contiguous()
-        v = split_heads(self.v_proj(x), self.heads).contiguous()
-        rho_q = torch.softmax(q, dim=-1)
-        rho_k = torch.softmax(k, dim=-2)
+    @staticmethod
+    def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        rho_q = torch.softmax(q, dim=-1)  # over features
+        rho_k = torch.softmax(k, dim=-2)  # over positions
         context = torch.matmul(rho_k.transpose(-2, -1), v)  # (b, h, d, d)
-        return self.out_proj(merge_heads(torch.matmul(rho_q, context)))
+        return torch.matmul(rho_q, context)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.heads
+        return self.out_proj(merge_heads(self.attention(
+            split_heads(self.q_proj(x), h).contiguous(), split_heads(self.k_proj(x), h).contiguous(),
+            split_heads(self.v_proj(x), h).contiguous())))
 
 
 class KernelLinearAttention(_Base):
@@ -244,15 +247,12 @@ class KernelLinearAttention(_Base):
         self.v_proj = nn.Linear(d_model, d_model, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q = split_heads(self.q_proj(x), self.heads).contiguous()
-        k = split_heads(self.k_proj(x), self.heads).contiguous()
-        v = split_heads(self.v_proj(x), self.heads).contiguous()
+    def attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         phi_q, phi_k = F.elu(q) + 1, F.elu(k) + 1
         if self.causal:
-            n = x.shape[1]
+            n = q.shape[-2]
             scores = torch.matmul(phi_q, phi_k.transpose(-2, -1))
-            future = torch.ones(n, n, dtype=torch.bool, device=x.device).triu(1)
+            future = torch.ones(n, n, dtype=torch.bool, device=q.device).triu(1)
             scores = scores.masked_fill(future, 0.0)
             numerator = torch.matmul(scores, v)
             denominator = scores.sum(-1)
@@ -260,8 +260,13 @@ class KernelLinearAttention(_Base):
             context = torch.matmul(phi_k.transpose(-2, -1), v)
             numerator = torch.matmul(phi_q, context)
             denominator = torch.matmul(phi_q, phi_k.sum(-2).unsqueeze(-1)).squeeze(-1)
-        out = numerator / (denominator.unsqueeze(-1) + self.eps)
-        return self.out_proj(merge_heads(out))
+        return numerator / (denominator.unsqueeze(-1) + self.eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.heads
+        return self.out_proj(merge_heads(self.attention(
+            split_heads(self.q_proj(x), h).contiguous(), split_heads(self.k_proj(x), h).contiguous(),
+            split_heads(self.v_proj(x), h).contiguous())))
 
 
 class LatentAttention(_Base):
@@ -300,7 +305,8 @@ class LatentAttention(_Base):
         rotated = torch.cat([-t[..., half:], t[..., :half]], -1) if dim > 1 else t
         return t * cos.view(shape) + rotated * sin.view(shape)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def qkv(self, x: torch.Tensor):
+        """Queries, keys and values as head views (the latents are freed on return)."""
         b, n, _ = x.shape
         h, dh, dr = self.heads, self.d_head, self.rope_dim
         c_kv = self.kv_down(x)
@@ -312,10 +318,13 @@ class LatentAttention(_Base):
         q_r = self.rope(self.q_rope(c_q).view(b, n, h, dr))
         q = torch.cat([q_c, q_r], -1).view(b, n, h * (dh + dr))
         k = torch.cat([k_c, k_r[:, :, None, :].expand(b, n, h, dr)], -1).view(b, n, h * (dh + dr))
-        if self.impl == "fused" and dr:
+        return split_heads(q, h), split_heads(k, h), split_heads(v, h)
+
+    def attend_latent(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        if self.impl == "fused" and self.rope_dim:
             # flash kernels need equal head widths: zero-pad the values to d_h + d_hR
-            v_heads = F.pad(split_heads(v, h), (0, dr))
-            out = self.attend(split_heads(q, h), split_heads(k, h), v_heads)[..., :dh]
-        else:
-            out = self.attend(split_heads(q, h), split_heads(k, h), split_heads(v, h))
-        return self.out_proj(merge_heads(out))
+            return self.attend(q, k, F.pad(v, (0, self.rope_dim)))[..., :self.d_head]
+        return self.attend(q, k, v)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out_proj(merge_heads(self.attend_latent(*self.qkv(x))))

@@ -60,7 +60,8 @@ def attention(g: Graph, d: Dims, o: Options, *, q: str, k: str, v: str, kv_len=N
     (batch, seq_len, heads·d_v) tensor.
 
     ``q`` is (batch, seq_len, heads·d_qk); ``k``/``v`` are (batch, kv_len, kv_heads·d) in token
-    layout, or already (batch, heads, kv_len, d) when ``heads_layout``. ``k`` and ``v`` may be
+    layout, or already (batch, heads, kv_len, d) when ``heads_layout`` (the materialised path
+    still makes them contiguous: a copy). ``k`` and ``v`` may be
     the same tensor (Efficient attention): it is split into heads once. ``kv_heads`` < heads
     (MQA/GQA): the materialised path expands keys and values to every head (a copy, as
     ``repeat_interleave`` makes); the fused kernel reads the shared heads directly. The fused
@@ -100,8 +101,6 @@ def attention(g: Graph, d: Dims, o: Options, *, q: str, k: str, v: str, kv_len=N
         qh = g.copy("split_q", q, "q_heads")
 
         def heads_of(src: str, name: str, d_x) -> str:
-            if heads_layout and kv_heads == h:
-                return src
             g.tensor(name, bh * kv_len * d_x)
             op = "expand" if kv_heads != h else "split"
             g.add(Elementwise(f"{op}_{name}", (src,), (name,), numel=bh * kv_len * d_x))
@@ -145,5 +144,9 @@ def attention(g: Graph, d: Dims, o: Options, *, q: str, k: str, v: str, kv_len=N
         g.tensor("attn_heads", bh * ell * d_v)
         g.add(MatMul("pv", (weights, vh), ("attn_heads",), batch=bh, m=ell, k=kv_len, n=d_v,
                      useful_macs=None if useful is None else useful * d_v))
+        # Python references (the caller's arguments, the core's locals) keep the inputs, their
+        # head copies, the logits and the probabilities alive until the core returns
+        for t in (q, k, v, qh, kh, vh, logits, "probs", weights):
+            g.hold(t, "pv")
     # (b, h, ℓ, d_v) -> (b, ℓ, h·d_v): transpose + reshape copies
     return g.copy("merge_heads", "attn_heads", "merged")

@@ -65,6 +65,10 @@ def kernel_linear(d: Dims, o: Options):
     g.tensor("attn_heads", n)
     g.add(Elementwise("normalise", ("numerator", "denominator"), ("attn_heads",), numel=n,
                       fwd_per_elem=1, bwd_per_elem=4, save=("numerator", "denominator")))
+    for t in g.tensors:  # locals of the attention function live until it returns
+        if t.startswith(("q_heads", "k_heads", "v_heads", "phi_", "masked", "causal_mask",
+                         "context", "numerator", "denominator")):
+            g.hold(t, "normalise")
     merged = g.copy("merge_heads", "attn_heads", "merged")
     output_projection(g, d, o, merged, h * dh)
     return g

@@ -44,6 +44,8 @@ def linear(d: Dims, o: Options):
     g.tensor("attn_heads", n)
     g.add(MatMul("apply", ("rho_q", "context"), ("attn_heads",), batch=b * h, m=ell, k=dh,
                  n=dh))
+    for t in ("q_heads", "k_heads", "v_heads", "rho_q", "rho_k", "context"):
+        g.hold(t, "apply")  # locals of the attention function until it returns
     merged = g.copy("merge_heads", "attn_heads", "merged")
     output_projection(g, d, o, merged, h * dh)
     return g

@@ -59,6 +59,8 @@ def mla(d: Dims, o: Options):
     g.add(Elementwise("concat_q", ("q_c", "q_r"), ("q",), numel=t * h * (dh + dr)))
     g.tensor("k", t * h * (dh + dr))
     g.add(Elementwise("concat_k", ("k_c", "k_r"), ("k",), numel=t * h * (dh + dr)))
+    for t in ("c_kv", "k_c", "k_r", "c_q", "q_c", "q_r"):
+        g.hold(t, "concat_k")  # locals of the q/k/v function, freed when it returns
     merged = attention(g, d, o, q="q", k="k", v="v", d_qk=dh + dr, d_v=dh)
     output_projection(g, d, o, merged, h * dh)
     return g
