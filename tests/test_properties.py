@@ -87,7 +87,10 @@ def test_fused_never_saves_more_than_materialised(cfg, variant):
     cfg = {**cfg, "impl": "materialised"}
     mat = ac.estimate(variant, AttentionConfig(**cfg)).metrics
     fused = ac.estimate(variant, AttentionConfig(**{**cfg, "impl": "fused"})).metrics
-    assert fused["flops_fwd_matmul"] == mat["flops_fwd_matmul"]
+    if variant == "mla":  # the fused kernel works on values zero-padded to d_h + d_hR
+        assert fused["flops_fwd_matmul"] > mat["flops_fwd_matmul"]
+    else:
+        assert fused["flops_fwd_matmul"] == mat["flops_fwd_matmul"]
     assert fused["params"] == mat["params"]
     # instead of the ℓ×ℓ probabilities the fused kernel saves its output and an fp32
     # log-sum-exp per row: never more than those two on top of the materialised figure
