@@ -275,7 +275,21 @@ def derive(graph: Graph, prec: Precision) -> Derived:
         for _, (start, nb) in pgrad_start.items():
             if start == i:
                 grads_live.append(nb)
-        bwd_cands.append(held + add_all(saved_live) + add_all(grads_live))
+        # the op's backward returns one gradient per input position: a second position of the
+        # same storage, or a storage whose gradient already exists (read by a later op too),
+        # gets a buffer of its own before autograd adds them up
+        transient, seen = [], set()
+        for t in graph.ops[i].inputs:
+            r = root[t]
+            if not need.get(t) or tensors[r].role == "param" or tensors[r].storage != "act":
+                continue
+            if r in seen or gstart.get(r, -1) > i:
+                transient.append(nbytes(t))
+            seen.add(r)
+        workspace = getattr(graph.ops[i], "bwd_workspace", 0)
+        if workspace and any(need.get(t) for t in graph.ops[i].inputs):
+            transient.append(workspace * graph.ops[i].numel * act_b)
+        bwd_cands.append(held + add_all(saved_live) + add_all(grads_live) + add_all(transient))
         for r in grad_roots:
             if prod[r] == i and prod[r] >= 0:
                 grads_live.remove(nbytes(r))

@@ -152,7 +152,8 @@ class Elementwise(Op):
 
     ``fwd_per_elem`` / ``bwd_per_elem``: FLOPs per element (the op's docstring at its call site
     says which convention). ``save``: tensors autograd keeps for backward. ``useful_numel``:
-    elements that are not masked out by a causal mask.
+    elements that are not masked out by a causal mask. ``bwd_workspace``: how many temporaries
+    of ``numel`` elements its backward formula allocates at once (peak memory only).
     """
 
     numel: Size = 0
@@ -160,6 +161,7 @@ class Elementwise(Op):
     bwd_per_elem: int = 0
     save: tuple[str, ...] = ()
     useful_numel: Size | None = None
+    bwd_workspace: int = 0  # temporaries of ``numel`` elements its backward formula makes
 
     def flops_fwd_other(self) -> Size:
         return self.fwd_per_elem * self.numel

@@ -196,7 +196,8 @@ class LinformerAttention(_Base):
         proj = proj[..., :t.shape[1]]
         if self.sharing == "none":  # per-head E_i: (h, k, n) @ (b, h, n, d)
             return torch.einsum("hkn,bhnd->bhkd", proj, split_heads(t, self.heads).contiguous())
-        return split_heads(torch.matmul(proj, t), self.heads)  # one E: (k, n) @ (b, n, h·d)
+        # one E: (k, n) @ (b, n, h·d) for every sequence
+        return split_heads(torch.bmm(proj.expand(t.shape[0], *proj.shape), t), self.heads)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = self.F if self.F is not None else self.E

@@ -31,8 +31,6 @@ def linformer(d: Dims, o: Options):
                    f"sequences of at most L tokens (k = {k}, sharing = {o.sharing})")
     g.kv_cache_note = "Linformer projects the whole sequence (E·K): no causal decoding"
     project(g, d, o, "q", "x", h * dh)
-    project(g, d, o, "k", "x", h * dh)
-    project(g, d, o, "v", "x", h * dh)
     per_head = o.sharing == "none"
     n_e = h * k * big_l if per_head else k * big_l
     share = "linformer.E" if o.sharing == "layerwise" else None
@@ -42,6 +40,7 @@ def linformer(d: Dims, o: Options):
     e_used = g.view("E_slice", e, numel=used_numel)
     f_used = e_used if f == e else g.view("F_slice", f, numel=used_numel)
     for src, proj, out in (("k", e_used, "k_low"), ("v", f_used, "v_low")):
+        project(g, d, o, src, "x", h * dh)  # each projected, then compressed, in turn
         if per_head:  # (h, k, ℓ) @ (b, h, ℓ, d_h) -> (b, h, k, d_h)
             heads = g.copy(f"split_{src}", src, f"{src}_split")
             g.tensor(out, b * h * k * dh)
