@@ -722,6 +722,118 @@ def crossover(
 
 @app.command()
 @friendly
+def validate(
+    variant: VariantOpt = None,
+    grid_name: Annotated[str, typer.Option(
+        "--grid", help="default (odd sizes, both implementations, causal, biases, batch 1 "
+        "and 3) or small (CI). Giving any size flag validates that one configuration.")] = "default",
+    d_model: DModel = None, heads: Heads = None, seq_len: SeqLen = None, batch: Batch = None,
+    kv_heads: KvHeads = None, k: KOpt = None, bias: Bias = None, causal: Causal = None,
+    impl: Impl = None,
+    timing: Annotated[bool, typer.Option(
+        "--timing/--no-timing", help="Also time forward and forward+backward.")] = True,
+    device: Annotated[str, typer.Option(help="torch device to run on: cpu or cuda.")] = "cpu",
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="CSV of every row; finished configurations in it are reused "
+        "(resume).")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Predicted-vs-measured plot (PNG/SVG).")] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Ignore rows already in --out.")] = False,
+    fmt: FormatOpt = Fmt.table,
+) -> None:
+    """The cost model against real PyTorch runs: exact params, matmul FLOPs and saved bytes;
+    peak memory within 5 %; calibrated latency within ±15 % for ≥ 90 % of configurations.
+
+    Exits 1 when an exact metric mismatches or a toleranced one misses its goal.
+    """
+    try:
+        import torch
+    except ImportError:
+        raise AttncostError("validate needs torch: pip install -c constraints.txt -e '.[torch]'") from None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from . import validate as val
+    from . import variants as registry
+    from .config import AttentionConfig
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise AttncostError("--device cuda: no CUDA device is available here")
+    if device not in ("cpu", "cuda"):
+        raise AttncostError(f"--device {device!r}: allowed: cpu, cuda")
+    names = registry.resolve(variant or ["all"])
+    sizes = _attention_fields(locals())
+    one = any(f in sizes for f in ("d_model", "heads", "seq_len", "batch", "kv_heads", "k"))
+    configs = (val.grid("one", names, AttentionConfig(**sizes)) if one
+               else val.grid(grid_name, names))
+    if out is not None and fresh and out.exists():
+        out.unlink()
+    timings_path = out.with_suffix(".timings.json") if out is not None else None
+    if timings_path is not None and fresh and timings_path.exists():
+        timings_path.unlink()
+    console = Console(stderr=True)
+    with Progress(TextColumn("[bold]validate[/bold] {task.description}"), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                  disable=fmt is not Fmt.table) as bar:
+        task = bar.add_task("", total=len(configs))
+
+        def step(desc: str) -> None:
+            bar.update(task, description=desc)
+            bar.advance(task) if bar.tasks[0].completed < len(configs) else None
+
+        rows, summary = val.run(configs, device=device, timing=timing, out=out,
+                                timings_path=timings_path, progress=step)
+        bar.update(task, completed=len(configs))
+    if plot is not None:
+        val.plot(rows, plot)
+    summary["device"] = device if device == "cpu" else torch.cuda.get_device_name()
+    summary["threads"] = torch.get_num_threads()
+    if fmt is Fmt.json:
+        typer.echo(json.dumps({"summary": summary, "rows": list(val.iter_rows(rows))},
+                              indent=2, default=str))
+    elif fmt is Fmt.csv:
+        w = csv.DictWriter(sys.stdout, fieldnames=val.CSV_FIELDS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(val.iter_rows(rows))
+    else:
+        _print_validation(rows, summary)
+    if not summary["passed"]:
+        raise typer.Exit(1)
+
+
+def _print_validation(rows, summary) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from . import validate as val
+
+    t = Table(title=f"Validation on {summary['device']} ({summary['threads']} threads): "
+                    f"{summary['configs_validated']} configurations", title_justify="left")
+    for c in ("variant", "configs", "exact mismatches", "worst peak-memory error",
+              "latency within ±15 % (held out)"):
+        t.add_column(c, justify="left" if c == "variant" else "right")
+    by_variant: dict[str, list] = {}
+    for r in rows:
+        by_variant.setdefault(r.variant, []).append(r)
+    for v, rs in by_variant.items():
+        configs = {tuple(getattr(r, f) for f in val.KEY_FIELDS) for r in rs}
+        mism = sum(not r.ok for r in rs if r.metric in val.EXACT)
+        mem = max((abs(r.rel_error) for r in rs if r.metric in val.MEMORY), default=0.0)
+        held = [r for r in rs if r.metric in val.LATENCY and "(fit)" not in r.tolerance]
+        lat = f"{sum(r.ok for r in held)}/{len(held)}" if held else "—"
+        t.add_row(v, str(len(configs)), str(mism), f"{mem:.2%}", lat)
+    console = Console()
+    console.print(t)
+    s = summary
+    console.print(f"exact checks: {s['exact_checks']}, mismatches: {s['exact_mismatches']} "
+                  f"(goal 0); peak memory worst error {s['memory_worst_error']:.2%} (goal ≤ 5 %)"
+                  + (f"; latency: {s['latency_share_within_15pct']:.0%} of "
+                     f"{s['latency_held_out']} held-out timings within ±15 % (goal ≥ 90 %)"
+                     if "latency_held_out" in s else ""))
+    console.print("PASSED" if s["passed"] else "[bold red]FAILED[/bold red]")
+
+
+@app.command()
+@friendly
 def presets() -> None:
     """The shipped whole-model presets and their sources."""
     from . import api

@@ -75,12 +75,12 @@ def peak_forward(module: torch.nn.Module, x: torch.Tensor) -> int:
 def peak_step(module: torch.nn.Module, x: torch.Tensor, optimizer: torch.optim.Optimizer) -> int:
     """Training-step peak: parameters + optimizer state + input + the largest live set during
     forward and backward (gradients set to None before, as ``zero_grad`` does). The loss is
-    ⟨output, g⟩ for a fixed random g, so the output's gradient is a full tensor, as under a
-    real loss."""
-    weight = torch.randn_like(module(x).detach())
+    the dot product ⟨output, g⟩ with a fixed random g: it allocates nothing output-sized in
+    the forward, and the output's gradient is a full tensor, as under a real loss."""
+    weight = torch.randn_like(module(x).detach()).reshape(-1)
 
     def step() -> None:
-        (module(x) * weight).sum().backward()
+        torch.dot(module(x).reshape(-1), weight).backward()
 
     step()  # a first step creates the optimizer state
     optimizer.step()

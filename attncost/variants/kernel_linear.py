@@ -61,11 +61,11 @@ def kernel_linear(d: Dims, o: Options):
         g.add(MatMul("normaliser", ("phi_q", "key_sum"), ("denominator",), batch=bh, m=ell,
                      k=dh, n=1))
     # numerator / denominator: 1 FLOP/elem forward; backward 4/elem (g/den, −g·num/den², sum);
-    # saves both operands; the −g·num/den² term takes two temporaries of n elements
+    # saves both operands; PyTorch forms the −g·num/den² term with three temporaries of n elements
     g.tensor("attn_heads", n)
     g.add(Elementwise("normalise", ("numerator", "denominator"), ("attn_heads",), numel=n,
                       fwd_per_elem=1, bwd_per_elem=4, save=("numerator", "denominator"),
-                      bwd_workspace=2))
+                      bwd_workspace=3))
     for t in g.tensors:  # locals of the attention function live until it returns
         if t.startswith(("q_heads", "k_heads", "v_heads", "phi_", "masked", "causal_mask",
                          "context", "numerator", "denominator")):

@@ -80,8 +80,16 @@ def super_(d: Dims, o: Options):
         w_used = "W_A_tril"
         useful = b * triangle(ell) * d.d_model
     g.tensor("aligned", d.tokens * d.d_model)
-    g.add(MatMul("align", (w_used, "x"), ("aligned",), batch=b, m=ell, k=ell, n=d.d_model,
-                 bias=b_a, useful_macs=useful))
+    if b_a is None:
+        g.add(MatMul("align", (w_used, "x"), ("aligned",), batch=b, m=ell, k=ell, n=d.d_model,
+                     useful_macs=useful))
+    else:  # W_A X, then + b_A broadcast over features (a separate add, 1 FLOP per element)
+        g.tensor("aligned_nobias", d.tokens * d.d_model)
+        g.add(MatMul("align", (w_used, "x"), ("aligned_nobias",), batch=b, m=ell, k=ell,
+                     n=d.d_model, useful_macs=useful))
+        bias_used = g.view("W_A.bias_slice", b_a, numel=ell)
+        g.add(Elementwise("align_bias", ("aligned_nobias", bias_used), ("aligned",),
+                          numel=d.tokens * d.d_model, fwd_per_elem=1, bwd_per_elem=1))
     merged = attention(g, d, o, q="q", k="x", v="aligned")
     output_projection(g, d, o, merged, d.d_model)
     return g
