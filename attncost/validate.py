@@ -46,6 +46,7 @@ LATENCY = ("latency_fwd_s", "latency_fwdbwd_s")
 MEMORY_TOLERANCE = 0.05
 LATENCY_TOLERANCE = 0.15
 LATENCY_SHARE_GOAL = 0.90
+TIMING_THREADS = 1
 KEY_FIELDS = ("variant", "d_model", "heads", "seq_len", "batch", "bias", "causal", "impl",
               "dtype", "kv_heads", "k")
 CSV_FIELDS = (*KEY_FIELDS, "device", "threads", "metric", "predicted", "measured",
@@ -190,10 +191,16 @@ def measure_one(variant: str, cfg: AttentionConfig, device: str = "cpu", timing:
             (module(x) * weight).sum().backward()
 
         for name, fn in (("latency_fwd_s", fwd), ("latency_fwdbwd_s", fwdbwd)):
-            m = benchmark.Timer(stmt="fn()", globals={"fn": fn},
-                                num_threads=torch.get_num_threads()).blocked_autorange(
-                min_run_time=min_run_time)
-            timings[name] = (m.median, m.iqr)
+            # one thread (a shared 2-core machine is noisy with more); the best of three
+            # medians resists interference from other processes
+            best = None
+            for _ in range(3):
+                m = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=TIMING_THREADS
+                                    ).blocked_autorange(min_run_time=min_run_time / 3)
+                if best is None or m.median < best.median:
+                    best = m
+            timings[name] = (best.median, best.iqr)
+        common["threads"] = TIMING_THREADS
         timings["features"] = latency_features(est.ops)
         timings["common"] = common
     return rows, timings
@@ -385,6 +392,7 @@ def plot(rows: list[Row], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     families = [("Parameters & FLOPs (exact)", ("params", "flops_fwd_matmul", "flops_bwd_matmul")),
                 ("Memory, bytes", ("activation_bytes",) + MEMORY),
@@ -405,6 +413,8 @@ def plot(rows: list[Row], path: Path) -> None:
         ax.plot([lo, hi], [lo, hi], color="0.4", lw=1, ls="--", label="predicted = measured")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("measured")
         ax.set_ylabel("predicted")
         ax.set_title(title)
