@@ -787,6 +787,7 @@ def validate(
         val.plot(rows, plot)
     summary["device"] = device if device == "cpu" else torch.cuda.get_device_name()
     summary["threads"] = torch.get_num_threads()
+    summary["timing_threads"] = val.TIMING_THREADS
     if fmt is Fmt.json:
         typer.echo(json.dumps({"summary": summary, "rows": list(val.iter_rows(rows))},
                               indent=2, default=str))
@@ -806,8 +807,9 @@ def _print_validation(rows, summary) -> None:
 
     from . import validate as val
 
-    t = Table(title=f"Validation on {summary['device']} ({summary['threads']} threads): "
-                    f"{summary['configs_validated']} configurations", title_justify="left")
+    t = Table(title=f"Validation on {summary['device']} ({summary['threads']} threads; timings "
+                    f"on {summary['timing_threads']}): {summary['configs_validated']} "
+                    f"configurations", title_justify="left")
     for c in ("variant", "configs", "exact mismatches", "worst peak-memory error",
               "latency within ±15 % (held out)"):
         t.add_column(c, justify="left" if c == "variant" else "right")
@@ -830,6 +832,55 @@ def _print_validation(rows, summary) -> None:
                      f"{s['latency_held_out']} held-out timings within ±15 % (goal ≥ 90 %)"
                      if "latency_held_out" in s else ""))
     console.print("PASSED" if s["passed"] else "[bold red]FAILED[/bold red]")
+
+
+@app.command()
+@friendly
+def peers(
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="Write the table as Markdown here.")] = None,
+    d_model: Annotated[int, typer.Option(help="Model width.")] = 512,
+    heads: Annotated[int, typer.Option(help="Heads.")] = 8,
+    seq_len: Annotated[int, typer.Option(help="Sequence length.")] = 256,
+) -> None:
+    """What FlopCounterMode, fvcore, ptflops and thop report for standard attention (fused,
+    explicit, nn.MultiheadAttention), next to attncost and the truth. Needs torch; the peer
+    tools come with pip install -e '.[peers]'."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise AttncostError("peers needs torch: pip install -c constraints.txt -e '.[torch]'") from None
+    from . import peers as p
+
+    rows = p.table(d_model, heads, seq_len)
+    text = p.markdown(rows, f"batch 1, seq_len {seq_len}, d_model {d_model}, {heads} heads, "
+                            "no biases")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    typer.echo(text)
+
+
+@app.command("paper-claims")
+@friendly
+def paper_claims(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Markdown report.")] = Path(
+        "reports/paper-claims.md"),
+) -> None:
+    """Check the seed paper's cost and speed claims with the model and real runs (minutes)."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise AttncostError("paper-claims needs torch: pip install -c constraints.txt -e '.[torch]'") from None
+    from . import claims
+
+    data = claims.collect()
+    png = out.with_name("paper-claims-speed.png")
+    claims.plot(data, png)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(claims.markdown(data, png.name))
+    (out.with_suffix(".json")).write_text(json.dumps(data, indent=2))
+    typer.echo(f"wrote {out}, {png} and {out.with_suffix('.json')}")
 
 
 @app.command()

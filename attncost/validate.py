@@ -276,7 +276,8 @@ def load_done(path: Path | None) -> dict[tuple, list[Row]]:
         for rec in csv.DictReader(fh):
             key = tuple(rec[f] for f in KEY_FIELDS)
             row = Row(**{f: _parse(f, rec[f]) for f in CSV_FIELDS})
-            done.setdefault(key, []).append(row)
+            if row.metric not in LATENCY:  # latency rows are recomputed from the timings
+                done.setdefault(key, []).append(row)
     return done
 
 
@@ -341,6 +342,12 @@ def run(configs: list[tuple[str, AttentionConfig]], *, device: str = "cpu",
                                                  "s_per_byte", "s_per_op"), c))
                                     for m, c in coefs.items()}
     summary.update(summarise(rows))
+    if out is not None:  # the finished CSV holds every row, latency included
+        tmp = out.with_suffix(".tmp")
+        if tmp.exists():
+            tmp.unlink()
+        append_rows(tmp, rows)
+        os.replace(tmp, out)
     return rows, summary
 
 
