@@ -760,7 +760,15 @@ def validate(
         raise AttncostError("--device cuda: no CUDA device is available here")
     if device not in ("cpu", "cuda"):
         raise AttncostError(f"--device {device!r}: allowed: cpu, cuda")
+    from .nn import MODULES
+
     names = registry.resolve(variant or ["all"])
+    if variant:
+        missing = [n for n in names if n not in MODULES]
+        if missing:
+            raise AttncostError(f"no PyTorch module to validate {missing[0]!r} against; "
+                                f"validate one of: {', '.join(MODULES)}")
+    names = [n for n in names if n in MODULES]
     sizes = _attention_fields(locals())
     one = any(f in sizes for f in ("d_model", "heads", "seq_len", "batch", "kv_heads", "k"))
     configs = (val.grid("one", names, AttentionConfig(**sizes)) if one

@@ -11,9 +11,14 @@ from .attention import (EfficientAttention, FactorisedLinearAttention, GroupedQu
                         KernelLinearAttention, LatentAttention, LinformerAttention,
                         OptimisedAttention, SuperAttention)
 
-__all__ = ["build_attention", "GroupedQueryAttention", "OptimisedAttention",
+__all__ = ["MODULES", "build_attention", "GroupedQueryAttention", "OptimisedAttention",
            "EfficientAttention", "SuperAttention", "LinformerAttention",
            "FactorisedLinearAttention", "KernelLinearAttention", "LatentAttention"]
+
+
+#: Variants with a PyTorch module here (user-registered variants have none).
+MODULES = ("standard", "mqa", "gqa", "optimised", "efficient", "super", "linformer", "linear",
+           "kernel-linear", "mla")
 
 
 def build_attention(variant: str, cfg: AttentionConfig, dropout_p: float = 0.1):

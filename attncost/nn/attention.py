@@ -39,9 +39,9 @@ def softmax_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, caus
     scale = 1.0 / math.sqrt(q.shape[-1])
     p_drop = dropout if training else 0.0
     if impl == "fused":
-        gqa = k.shape[1] != q.shape[1]
+        extra = {"enable_gqa": True} if int(k.shape[1]) != int(q.shape[1]) else {}
         return F.scaled_dot_product_attention(q, k, v, dropout_p=p_drop, is_causal=causal,
-                                              enable_gqa=gqa)
+                                              **extra)
     q = q.contiguous()
     if k.shape[1] != q.shape[1]:  # GQA/MQA: expand the shared heads to every query head
         rep = q.shape[1] // k.shape[1]
