@@ -9,7 +9,8 @@ the whole model too, derived the same way.
 
 Per-element FLOP conventions of the non-attention parts (forward / backward):
 LayerNorm 7 / 10 (mean, centre, square, sum, scale, affine 2) and saves its input and fp32
-mean and rstd per row; RMSNorm 4 / 7 and saves its input and fp32 rstd; GELU 8 / 12 saves its
+mean and rstd per row; RMSNorm 3 / 5 then × weight 1 / 2, saving its input, the fp32 rstd
+and the normalised input; GELU 8 / 12 saves its
 input; ReLU 1 / 1 saves its output; SiLU 4 / 6 saves its input; gate product 1 / 2 saves both
 inputs; residual add 1 / 0; dropout 1 / 1 saves a bool mask; embedding lookup 0 forward,
 backward one add per gathered element, saves the int64 indices.
@@ -133,15 +134,28 @@ class ModelConfig:
 
 
 def _norm(g: Graph, m: ModelConfig, name: str, x: str, out: str, rows: Any, width: Any) -> str:
+    """LayerNorm: one fused op saving its input and fp32 mean and rstd per row.
+    RMSNorm (composite on CPU in PyTorch): x·rsqrt(mean(x²) + ε) saving x and the fp32 rstd,
+    then × weight saving the normalised x."""
     g.param(f"{name}.weight", width)
-    if m.norm == "layernorm" and m.norm_bias:
-        g.param(f"{name}.bias", width, kind="bias")
-    stats = 2 if m.norm == "layernorm" else 1
-    g.tensor(f"{name}.stats", stats * rows, storage="fp32")
+    if m.norm == "layernorm":
+        if m.norm_bias:
+            g.param(f"{name}.bias", width, kind="bias")
+        g.tensor(f"{name}.stats", 2 * rows, storage="fp32")
+        g.tensor(out, rows * width)
+        g.add(Elementwise(name, (x, f"{name}.weight"), (out, f"{name}.stats"),
+                          numel=rows * width, fwd_per_elem=7, bwd_per_elem=10,
+                          save=(x, f"{name}.stats")))
+        return out
+    g.tensor(f"{name}.stats", rows, storage="fp32")
+    g.tensor(f"{name}.normed", rows * width)
+    g.add(Elementwise(f"{name}.rms", (x,), (f"{name}.normed", f"{name}.stats"),
+                      numel=rows * width, fwd_per_elem=3, bwd_per_elem=5,
+                      save=(x, f"{name}.stats")))
     g.tensor(out, rows * width)
-    fwd, bwd = (7, 10) if m.norm == "layernorm" else (4, 7)
-    g.add(Elementwise(name, (x, f"{name}.weight"), (out, f"{name}.stats"), numel=rows * width,
-                      fwd_per_elem=fwd, bwd_per_elem=bwd, save=(x, f"{name}.stats")))
+    g.add(Elementwise(f"{name}.scale", (f"{name}.normed", f"{name}.weight"), (out,),
+                      numel=rows * width, fwd_per_elem=1, bwd_per_elem=2,
+                      save=(f"{name}.normed",)))
     return out
 
 
@@ -203,7 +217,7 @@ def model_graph(m: ModelConfig, d: Dims | None = None) -> Graph:
     # -- embeddings --
     if m.is_vision:
         patches = (m.image_size // m.patch_size) ** 2
-        g.tensor("image", b * m.channels * m.image_size ** 2, role="input")
+        g.tensor("image", b * m.channels * m.image_size ** 2, role="input", grad=False)
         g.tensor("patches", b * patches * width)
         g.param("patch_embed.weight", m.channels * m.patch_size ** 2 * width)
         g.param("patch_embed.bias", width, kind="bias")
@@ -218,17 +232,19 @@ def model_graph(m: ModelConfig, d: Dims | None = None) -> Graph:
                               numel=tokens * width))
             h = "with_cls"
     else:
-        g.tensor("ids", tokens, role="input", storage="int64")
+        g.tensor("ids", tokens, role="input", storage="int64", grad=False)
         g.param("tok_embed.weight", m.vocab * width, share_key="tok_embed")
         g.tensor("tok", tokens * width)
         g.add(Elementwise("tok_embed", ("ids", "tok_embed.weight"), ("tok",), numel=tokens * width,
                           bwd_per_elem=1, save=("ids",)))
         h = "tok"
-        if m.token_types:
+        if m.token_types:  # token-type ids (all segment 0 here): their own int64 tensor
             g.param("type_embed.weight", m.token_types * width)
+            g.tensor("type_ids", tokens, role="const", storage="int64")
+            g.add(Elementwise("make_type_ids", (), ("type_ids",), numel=tokens))
             g.tensor("types", tokens * width)
-            g.add(Elementwise("type_embed", ("ids", "type_embed.weight"), ("types",),
-                              numel=tokens * width, bwd_per_elem=1, save=("ids",)))
+            g.add(Elementwise("type_embed", ("type_ids", "type_embed.weight"), ("types",),
+                              numel=tokens * width, bwd_per_elem=1, save=("type_ids",)))
             h = _add(g, "add_types", h, "types", "tok_types")
     if m.max_positions:
         n_pos = m.max_positions

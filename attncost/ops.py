@@ -63,6 +63,7 @@ class Tensor:
     param_kind: str = "weight"  # "weight" or "bias" for role == "param"
     share_key: str | None = None
     kv_cache: bool = False
+    grad: bool = True  # for inputs: may it carry a gradient (token ids and images do not)
 
 
 @dataclass(frozen=True)
@@ -301,7 +302,7 @@ class Graph:
             self.tensors[nm(t.name)] = Tensor(
                 nm(t.name), t.numel, role=t.role, storage=t.storage,
                 alias_of=nm(t.alias_of) if t.alias_of else None, param_kind=t.param_kind,
-                share_key=share, kv_cache=t.kv_cache)
+                share_key=share, kv_cache=t.kv_cache, grad=t.grad)
         for op in other.ops:
             fields = {f: getattr(op, f) for f in op.__dataclass_fields__}
             fields["name"] = prefix + op.name
@@ -357,7 +358,7 @@ def needs_grad_map(graph: Graph, input_requires_grad: bool) -> dict[str, bool]:
         if t.role == "param":
             need[n] = True
         elif t.role == "input":
-            need[n] = input_requires_grad
+            need[n] = input_requires_grad and t.grad
         else:
             need[n] = False
     for n, t in graph.tensors.items():

@@ -127,3 +127,47 @@ def test_super_follows_the_paper():
     s = torch.softmax(q @ x[0].T / 2.0, dim=-1)  # softmax over keys
     h = s @ (m.align.weight @ x[0])
     assert torch.allclose(m(x)[0], h @ m.out_proj.weight.T, atol=1e-6)
+
+
+MODELS = {
+    "gpt2": dict(n_layers=2, d_model=64, heads=4, seq_len=32, vocab=100, max_positions=64),
+    "bert-base": dict(n_layers=2, d_model=64, heads=4, seq_len=32, vocab=100, max_positions=64),
+    "vit-b16": dict(n_layers=2, d_model=64, heads=4, image_size=32, patch_size=8, seq_len=17,
+                    max_positions=17, class_head=(10,)),
+    "llama2-7b": dict(n_layers=2, d_model=64, heads=4, seq_len=32, vocab=100, d_ff=96),
+    "seed-imdb": {},
+}
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_whole_models_equal_measurement(name):
+    """Small versions of every preset (same structure, smaller sizes) and a mixed stack."""
+    from attncost.nn.model import TransformerModel
+
+    torch.manual_seed(0)
+    m = ac.preset(name, **MODELS[name])
+    _check_model(m, TransformerModel)
+
+
+def test_mixed_stack_equals_measurement():
+    from attncost.nn.model import TransformerModel
+
+    m = ac.ModelConfig(name="mixed", layers=("efficient", "standard", "super", "linformer"),
+                       attention=ac.AttentionConfig(d_model=64, heads=4, seq_len=32, k=8,
+                                                    sharing="layerwise"),
+                       vocab=100, max_positions=32, class_head=(10,), pooling="mean")
+    _check_model(m, TransformerModel)
+
+
+def _check_model(m, cls):
+    net = cls(m)
+    b = m.attention.batch
+    x = (torch.randn(b, m.channels, m.image_size, m.image_size) if m.is_vision
+         else torch.randint(0, m.vocab, (b, m.attention.seq_len)))
+    predicted = ac.estimate_model(m).metrics
+    weights, biases = count_params(net)
+    assert weights + biases == predicted["params"]
+    flops = count_flops(net, x)
+    assert flops.forward == predicted["flops_fwd_matmul"]
+    assert flops.backward == predicted["flops_bwd_matmul"] + predicted["flops_bwd_recompute"]
+    assert saved_activation_bytes(net, x) == predicted["activation_bytes"]
