@@ -207,6 +207,10 @@ def derive(graph: Graph, prec: Precision) -> Derived:
     cons = consumers(graph)
     roots = [n for n, t in tensors.items() if t.alias_of is None and t.role != "param"]
     last_read = {r: max(cons[r], default=prod[r]) for r in roots}  # by the ops themselves
+    # where a tensor's gradient is first allocated: its last reader whose backward makes a
+    # real buffer (a sum's backward only expands a view)
+    grad_from = {r: max((i for i in cons[r] if not getattr(graph.ops[i], "grad_is_view", False)),
+                        default=last_read[r]) for r in roots}
     last_use = dict(last_read)  # ... or by references the code holds
     op_index = {op.name: i for i, op in enumerate(graph.ops)}
     for t, op_name in graph.holds:
@@ -245,7 +249,7 @@ def derive(graph: Graph, prec: Precision) -> Derived:
 
     grad_roots = [r for r in roots if need.get(r) and tensors[r].storage == "act"
                   and (cons[r] or r == out_name)]
-    gstart = {r: (n_ops if r == out_name else last_read[r]) for r in grad_roots}
+    gstart = {r: (n_ops if r == out_name else grad_from[r]) for r in grad_roots}
     # a parameter's gradient appears at the backward of its last reader and stays (until the
     # optimizer step); shared parameters (one share_key) have one gradient
     pgrad_start: dict[str, tuple[int, Size]] = {}

@@ -163,6 +163,7 @@ class Elementwise(Op):
     save: tuple[str, ...] = ()
     useful_numel: Size | None = None
     bwd_workspace: int = 0  # temporaries of ``numel`` elements its backward formula makes
+    grad_is_view: bool = False  # a sum: its input's gradient is an expanded view (no bytes)
 
     def flops_fwd_other(self) -> Size:
         return self.fwd_per_elem * self.numel

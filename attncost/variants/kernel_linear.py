@@ -48,13 +48,14 @@ def kernel_linear(d: Dims, o: Options):
                      useful_macs=useful * dh))
         g.tensor("denominator", bh * ell)
         g.add(Elementwise("rowsum", ("masked",), ("denominator",), numel=bh * ell * ell,
-                          fwd_per_elem=1, bwd_per_elem=1, useful_numel=useful))
+                          fwd_per_elem=1, bwd_per_elem=1, useful_numel=useful,
+                          grad_is_view=True))
     else:
         g.tensor("context", bh * dh * dh)
         g.add(MatMul("context", ("phi_k", "v_heads"), ("context",), batch=bh, m=dh, k=ell, n=dh))
         g.tensor("key_sum", bh * dh)
         g.add(Elementwise("key_sum", ("phi_k",), ("key_sum",), numel=n, fwd_per_elem=1,
-                          bwd_per_elem=1))
+                          bwd_per_elem=1, grad_is_view=True))
         g.tensor("numerator", n)
         g.add(MatMul("apply", ("phi_q", "context"), ("numerator",), batch=bh, m=ell, k=dh, n=dh))
         g.tensor("denominator", bh * ell)

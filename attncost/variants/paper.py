@@ -90,6 +90,8 @@ def super_(d: Dims, o: Options):
         bias_used = g.view("W_A.bias_slice", b_a, numel=ell)
         g.add(Elementwise("align_bias", ("aligned_nobias", bias_used), ("aligned",),
                           numel=d.tokens * d.d_model, fwd_per_elem=1, bwd_per_elem=1))
+    if o.causal and b_a is not None:
+        g.hold("W_A_tril", "align_bias")  # a local of the module's aligned() until it returns
     merged = attention(g, d, o, q="q", k="x", v="aligned")
     output_projection(g, d, o, merged, d.d_model)
     return g
