@@ -17,9 +17,9 @@ latency_fwdbwd_s         ``torch.utils.benchmark`` median            ±15 % (cal
 =======================  ==========================================  ==================
 
 Latency is predicted by a roofline-style model calibrated on the measurements of the same
-run: t = matmul FLOPs / P_mm + other FLOPs / P_vec + bytes / BW + ops · overhead, the four
-constants fitted (non-negative least squares on relative error) on half the configurations
-and judged on the other half. The latency goal is that at least 90 % of the held-out
+run: t = matmul FLOPs / P_mm + other FLOPs / P_vec + bytes / BW + a fixed cost per matmul,
+elementwise and copy kernel, the six constants fitted (non-negative least squares on relative
+error) on half the configurations and judged on the other half. The latency goal is that at least 90 % of the held-out
 configurations fall within ±15 %.
 
 Results are appended to a CSV as each configuration finishes, so an interrupted run resumes
@@ -201,19 +201,31 @@ def measure_one(variant: str, cfg: AttentionConfig, device: str = "cpu", timing:
                     best = m
             timings[name] = (best.median, best.iqr)
         common["threads"] = TIMING_THREADS
-        timings["features"] = latency_features(est.ops)
         timings["common"] = common
     return rows, timings
 
 
-def latency_features(ops) -> dict[str, tuple[float, float, float, float]]:
-    """(matmul FLOPs, other FLOPs, bytes, ops) of a forward and of a forward + backward."""
+def latency_features(ops) -> dict[str, tuple[float, ...]]:
+    """Per op class, what the latency model charges for: matmul FLOPs, other FLOPs, bytes
+    moved, and the number of matmul, elementwise and copy kernels (a fixed cost each: eager
+    PyTorch on small sizes is dominated by it). Backward: 2 matmuls and 1 other kernel per
+    forward one, roughly."""
+    def kind_count(kinds: tuple[str, ...]) -> int:
+        return sum(o.kind in kinds for o in ops)
+
+    n_mm, n_el, n_cp = (kind_count(("matmul", "fused-attention")), kind_count(("elementwise",)),
+                        kind_count(("copy",)))
     fwd = (sum(o.flops_fwd_matmul for o in ops), sum(o.flops_fwd_other for o in ops),
-           sum(o.bytes_fwd for o in ops), len(ops))
+           sum(o.bytes_fwd for o in ops), n_mm, n_el, n_cp)
     bwd = (sum(o.flops_bwd_matmul + o.flops_bwd_recompute for o in ops),
-           sum(o.flops_bwd_other for o in ops), sum(o.bytes_bwd for o in ops), len(ops))
+           sum(o.flops_bwd_other for o in ops), sum(o.bytes_bwd for o in ops),
+           2 * n_mm, n_el, n_cp)
     return {"latency_fwd_s": fwd,
             "latency_fwdbwd_s": tuple(a + b for a, b in zip(fwd, bwd))}
+
+
+LATENCY_TERMS = ("s_per_matmul_flop", "s_per_other_flop", "s_per_byte", "s_per_matmul_kernel",
+                 "s_per_elementwise_kernel", "s_per_copy_kernel")
 
 
 # -- calibration -----------------------------------------------------------------------------
@@ -221,7 +233,7 @@ def latency_features(ops) -> dict[str, tuple[float, float, float, float]]:
 
 def fit_latency(features: list[tuple[float, ...]], times: list[float]) -> list[float]:
     """Non-negative coefficients c minimising Σ ((features·c − t) / t)², by trying every
-    subset of active coefficients (four of them: exhaustive is exact and instant)."""
+    subset of active coefficients (six of them: exhaustive is exact and instant)."""
     import numpy as np
 
     a = np.asarray(features, dtype=float) / np.asarray(times)[:, None]
@@ -314,15 +326,18 @@ def run(configs: list[tuple[str, AttentionConfig]], *, device: str = "cpu",
     cached_timings = _load_timings(timings_path)
     rows: list[Row] = []
     timings: list[dict[str, Any]] = []
+    from .api import estimate
+
     for variant, cfg in configs:
         key = key_of(variant, cfg)
+        features = latency_features(estimate(variant, cfg).ops)
         if progress:
             progress(f"{variant} {cfg.impl} {'causal' if cfg.causal else 'full'} "
                      f"b{cfg.batch} {'bias' if cfg.bias else ''}")
         if key in done:
             rows.extend(r for r in done[key] if r.metric not in LATENCY)
             if timing and "|".join(key) in cached_timings:
-                timings.append(cached_timings["|".join(key)])
+                timings.append({**cached_timings["|".join(key)], "features": features})
                 continue
             if not timing:
                 continue
@@ -331,16 +346,14 @@ def run(configs: list[tuple[str, AttentionConfig]], *, device: str = "cpu",
             append_rows(out, new_rows)
             rows.extend(new_rows)
         if t:
-            timings.append(t)
+            timings.append({**t, "features": features})
             cached_timings["|".join(key)] = t
             _save_timings(timings_path, cached_timings)
     summary: dict[str, Any] = {"configs": len(configs)}
     if timing:
         coefs, lat_rows = calibrate(timings)
         rows.extend(lat_rows)
-        summary["latency_model"] = {m: dict(zip(("s_per_matmul_flop", "s_per_other_flop",
-                                                 "s_per_byte", "s_per_op"), c))
-                                    for m, c in coefs.items()}
+        summary["latency_model"] = {m: dict(zip(LATENCY_TERMS, c)) for m, c in coefs.items()}
     summary.update(summarise(rows))
     if out is not None:  # the finished CSV holds every row, latency included
         tmp = out.with_suffix(".tmp")
@@ -358,7 +371,7 @@ def _load_timings(path: Path | None) -> dict[str, Any]:
     for t in data.values():
         for k in LATENCY:
             t[k] = tuple(t[k])
-        t["features"] = {k: tuple(v) for k, v in t["features"].items()}
+        t.pop("features", None)
     return data
 
 

@@ -46,8 +46,9 @@ def test_resume_reuses_finished_configurations(tmp_path, monkeypatch):
 
 
 def test_latency_calibration_recovers_known_constants():
-    feats = [(1e6 * i, 1e4 * i, 1e5 * (i % 3 + 1), 10 + i % 4) for i in range(1, 30)]
-    true = (2e-10, 0.0, 1e-9, 5e-6)
+    feats = [(1e6 * i, 1e4 * i, 1e5 * (i % 3 + 1), 10 + i % 4, 3 + i % 5, i % 2)
+             for i in range(1, 30)]
+    true = (2e-10, 0.0, 1e-9, 5e-6, 2e-6, 0.0)
     times = [sum(c * f for c, f in zip(true, x)) for x in feats]
     coef = val.fit_latency(feats, times)
     pred = [sum(c * f for c, f in zip(coef, x)) for x in feats]
