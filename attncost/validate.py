@@ -50,7 +50,7 @@ TIMING_THREADS = 1
 KEY_FIELDS = ("variant", "d_model", "heads", "seq_len", "batch", "bias", "causal", "impl",
               "dtype", "kv_heads", "k")
 CSV_FIELDS = (*KEY_FIELDS, "device", "threads", "metric", "predicted", "measured",
-              "rel_error", "iqr_s", "tolerance", "ok")
+              "rel_error", "iqr_s", "tolerance", "ok", "detail")
 
 
 @dataclass
@@ -77,6 +77,7 @@ class Row:
     iqr_s: float | None = None
     tolerance: str = "exact"
     ok: bool = True
+    detail: str = ""  # FLOP rows: the measured count per aten op ("mm=…; bmm=…")
 
 
 # -- grids ----------------------------------------------------------------------------------
@@ -169,13 +170,15 @@ def measure_one(variant: str, cfg: AttentionConfig, device: str = "cpu", timing:
                   batch=d.batch, bias=cfg.bias, causal=cfg.causal, impl=cfg.impl,
                   dtype=cfg.dtype, kv_heads=d.kv_heads, k=d.k, device=device,
                   threads=torch.get_num_threads())
+    per_op = {"flops_fwd_matmul": flops.forward_ops, "flops_bwd_matmul": flops.backward_ops}
     rows = []
     for metric, value in measured.items():
         err = _rel(predicted[metric], value)
         tol = "exact" if metric in EXACT else f"{MEMORY_TOLERANCE:.0%}"
         ok = predicted[metric] == value if metric in EXACT else abs(err) <= MEMORY_TOLERANCE
+        detail = "; ".join(f"{op}={n}" for op, n in sorted(per_op.get(metric, {}).items()))
         rows.append(Row(**common, metric=metric, predicted=predicted[metric], measured=value,
-                        rel_error=err, tolerance=tol, ok=ok))
+                        rel_error=err, tolerance=tol, ok=ok, detail=detail))
     timings: dict[str, Any] = {}
     if timing:
         module.eval()
@@ -287,7 +290,7 @@ def load_done(path: Path | None) -> dict[tuple, list[Row]]:
     with path.open() as fh:
         for rec in csv.DictReader(fh):
             key = tuple(rec[f] for f in KEY_FIELDS)
-            row = Row(**{f: _parse(f, rec[f]) for f in CSV_FIELDS})
+            row = Row(**{f: _parse(f, rec.get(f) or "") for f in CSV_FIELDS})
             if row.metric not in LATENCY:  # latency rows are recomputed from the timings
                 done.setdefault(key, []).append(row)
     return done
@@ -299,7 +302,8 @@ def _parse(field: str, text: str) -> Any:
     if field in ("bias", "causal", "ok"):
         return text == "True"
     if field in ("predicted", "measured", "rel_error"):
-        return float(text)
+        value = float(text)
+        return int(value) if field != "rel_error" and value.is_integer() and value < 2**53 else value
     if field == "iqr_s":
         return float(text) if text else None
     return text
@@ -341,11 +345,14 @@ def run(configs: list[tuple[str, AttentionConfig]], *, device: str = "cpu",
                 continue
             if not timing:
                 continue
-        new_rows, t = measure_one(variant, cfg, device, timing)
+        cached = cached_timings.get("|".join(key)) if timing else None
+        new_rows, t = measure_one(variant, cfg, device, timing and cached is None)
         if key not in done:
             append_rows(out, new_rows)
             rows.extend(new_rows)
-        if t:
+        if cached is not None:
+            timings.append({**cached, "features": features})
+        elif t:
             timings.append({**t, "features": features})
             cached_timings["|".join(key)] = t
             _save_timings(timings_path, cached_timings)
