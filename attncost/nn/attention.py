@@ -206,27 +206,16 @@ class LinformerAttention(_Base):
                                                      self.low(self.v_proj(x), f))))
 
 
-class FactorisedLinearAttention(_Base):
-    """``linear``: out = ρ_q(Q)(ρ_k(K)ᵀV), ρ_q softmax over features, ρ_k over positions
-    (Shen et al., arXiv 1812.01243), standing in for arXiv 2101.10277. Not causal."""
+class _LinearFamily(_Base):
+    """Q, K, V projections split into contiguous heads, an ``attention(q, k, v)`` of the
+    subclass (no softmax over ℓ×ℓ scores, so one implementation), then W_O."""
 
-    def __init__(self, d_model: int, heads: int, bias: bool = False, causal: bool = False,
-                 impl: str = "materialised", dropout: float = 0.0) -> None:
-        super().__init__(d_model, heads, None, bias, causal, "materialised", dropout)
-        if causal:
-            raise ValueError("factorised linear attention normalises keys over all positions: "
-                             "it cannot mask causally")
+    def __init__(self, d_model: int, heads: int, bias: bool, causal: bool) -> None:
+        super().__init__(d_model, heads, None, bias, causal, "materialised", 0.0)
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)
         self.k_proj = nn.Linear(d_model, d_model, bias=bias)
         self.v_proj = nn.Linear(d_model, d_model, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
-
-    @staticmethod
-    def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        rho_q = torch.softmax(q, dim=-1)  # over features
-        rho_k = torch.softmax(k, dim=-2)  # over positions
-        context = torch.matmul(rho_k.transpose(-2, -1), v)  # (b, h, d, d)
-        return torch.matmul(rho_q, context)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.heads
@@ -235,18 +224,34 @@ class FactorisedLinearAttention(_Base):
             split_heads(self.v_proj(x), h).contiguous())))
 
 
-class KernelLinearAttention(_Base):
+class FactorisedLinearAttention(_LinearFamily):
+    """``linear``: out = ρ_q(Q)(ρ_k(K)ᵀV), ρ_q softmax over features, ρ_k over positions
+    (Shen et al., arXiv 1812.01243), standing in for arXiv 2101.10277. Not causal."""
+
+    def __init__(self, d_model: int, heads: int, bias: bool = False, causal: bool = False,
+                 impl: str = "materialised", dropout: float = 0.0) -> None:
+        if causal:
+            raise ValueError("factorised linear attention normalises keys over all positions: "
+                             "it cannot mask causally")
+        super().__init__(d_model, heads, bias, causal)
+
+    @staticmethod
+    def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        rho_q = torch.softmax(q, dim=-1)  # over features
+        rho_k = torch.softmax(k, dim=-2)  # over positions
+        context = torch.matmul(rho_k.transpose(-2, -1), v)  # (b, h, d, d)
+        return torch.matmul(rho_q, context)
+
+
+
+class KernelLinearAttention(_LinearFamily):
     """Katharopoulos et al. 2020 (arXiv 2006.16236), φ(x) = elu(x) + 1. Non-causal: the
     d×d context first; causal: the parallel masked form used for training."""
 
     def __init__(self, d_model: int, heads: int, bias: bool = False, causal: bool = False,
                  impl: str = "materialised", dropout: float = 0.0, eps: float = 1e-6) -> None:
-        super().__init__(d_model, heads, None, bias, causal, "materialised", dropout)
+        super().__init__(d_model, heads, bias, causal)
         self.eps = eps
-        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.k_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.v_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
 
     def attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         phi_q, phi_k = F.elu(q) + 1, F.elu(k) + 1
@@ -263,11 +268,6 @@ class KernelLinearAttention(_Base):
             denominator = torch.matmul(phi_q, phi_k.sum(-2).unsqueeze(-1)).squeeze(-1)
         return numerator / (denominator.unsqueeze(-1) + self.eps)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.heads
-        return self.out_proj(merge_heads(self.attention(
-            split_heads(self.q_proj(x), h).contiguous(), split_heads(self.k_proj(x), h).contiguous(),
-            split_heads(self.v_proj(x), h).contiguous())))
 
 
 class LatentAttention(_Base):
