@@ -523,12 +523,14 @@ class IntFunction:
                 continue
             summed, maxed = seg
             total_ = term(summed[0])
-            for i in summed[1:]:
-                total_ = total_ + term(i)
+            for n, i in enumerate(summed[1:]):
+                # the first operation allocates; the rest work in place on that new array
+                total_ = total_ + term(i) if n == 0 else np.add(total_, term(i), out=total_)
             if maxed:
                 best = term(maxed[0])
-                for i in maxed[1:]:
-                    best = np.maximum(best, term(i))
+                for n, i in enumerate(maxed[1:]):
+                    best = (np.maximum(best, term(i)) if n == 0
+                            else np.maximum(best, term(i), out=best))
                 total_ = total_ + best
             out.append(np.broadcast_to(total_, prepared.shape))
         return out
