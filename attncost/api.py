@@ -38,6 +38,7 @@ class Estimate:
     kv_cache_note: str | None = None
     fit: FitResult | None = None
     roofline: Roofline | None = None
+    calibrated_latency_s: float | None = None
 
     def to_dict(self, breakdown: bool = False) -> dict[str, Any]:
         """The stable JSON contract (see README, "JSON output")."""
@@ -49,6 +50,7 @@ class Estimate:
         out["notes"] = list(self.notes)
         out["fit"] = self.fit.as_dict() if self.fit else None
         out["roofline"] = self.roofline.as_dict() if self.roofline else None
+        out["calibrated_latency_s"] = self.calibrated_latency_s
         if breakdown:
             out["ops"] = [vars(op) for op in self.ops]
         return out

@@ -197,3 +197,58 @@ def crossovers(values_a: Any, values_b: Any, axis_values: Any) -> list[dict[str,
             out.append({"at": int(axis_values[i]), "before": before, "after": after,
                         "a": int(values_a[i]), "b": int(values_b[i])})
     return out
+
+
+# -- latency calibrated on measured runs (``attncost validate``) ---------------------------
+
+LATENCY_TERMS = ("s_per_matmul_flop", "s_per_other_flop", "s_per_byte", "s_per_matmul_kernel",
+                 "s_per_elementwise_kernel", "s_per_copy_kernel")
+
+
+def latency_features(ops) -> dict[str, tuple[float, ...]]:
+    """Per op class, what the latency model charges for: matmul FLOPs, other FLOPs, bytes
+    moved, and the number of matmul, elementwise and copy kernels (a fixed cost each: eager
+    PyTorch on small sizes is dominated by it). Backward: 2 matmuls and 1 other kernel per
+    forward one, roughly."""
+    def kind_count(kinds: tuple[str, ...]) -> int:
+        return sum(o.kind in kinds for o in ops)
+
+    n_mm, n_el, n_cp = (kind_count(("matmul", "fused-attention")), kind_count(("elementwise",)),
+                        kind_count(("copy",)))
+    fwd = (sum(o.flops_fwd_matmul for o in ops), sum(o.flops_fwd_other for o in ops),
+           sum(o.bytes_fwd for o in ops), n_mm, n_el, n_cp)
+    bwd = (sum(o.flops_bwd_matmul + o.flops_bwd_recompute for o in ops),
+           sum(o.flops_bwd_other for o in ops), sum(o.bytes_bwd for o in ops),
+           2 * n_mm, n_el, n_cp)
+    return {"latency_fwd_s": fwd,
+            "latency_fwdbwd_s": tuple(a + b for a, b in zip(fwd, bwd))}
+
+
+def load_calibration(path: str | Any) -> dict[str, dict[str, float]]:
+    """The ``latency_model`` of a validation summary (``reports/validation-cpu-summary.json``,
+    written by ``attncost validate --format json``)."""
+    import json
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"calibration file {str(path)!r} does not exist")
+    try:
+        model = json.loads(p.read_text())
+        model = model.get("summary", model)["latency_model"]
+        for key in ("latency_fwd_s", "latency_fwdbwd_s"):
+            [float(model[key][t]) for t in LATENCY_TERMS]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ConfigError(f"calibration file {str(path)!r} holds no latency_model with "
+                          f"{', '.join(LATENCY_TERMS)}; write one with `attncost validate "
+                          f"--format json`") from None
+    return model
+
+
+def calibrated_latency(ops: list[OpCost], calibration: dict[str, dict[str, float]],
+                       mode: str) -> float:
+    """Seconds for a forward (``infer``) or forward + backward (``train``) on the machine the
+    calibration was measured on."""
+    key = "latency_fwd_s" if check_mode(mode) == "infer" else "latency_fwdbwd_s"
+    features = latency_features(ops)[key]
+    return sum(calibration[key][t] * f for t, f in zip(LATENCY_TERMS, features))

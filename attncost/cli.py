@@ -244,6 +244,10 @@ def _print_estimates(ests, show_formula: bool, fields: dict[str, Any], layers: i
                       f"{human_bytes(f0.budget_bytes)})",
                       *(("yes" if e.fit.fits else "NO") + f" ({e.fit.utilisation:.1%})"
                         for e in ests))
+    if any(e.calibrated_latency_s for e in ests):
+        table.add_section()
+        table.add_row(f"Calibrated latency ({first.inputs.get('mode', '') or 'measured machine'})",
+                      *(human_seconds(e.calibrated_latency_s) for e in ests))
     if any(e.roofline for e in ests):
         table.add_row("Roofline latency (ideal)",
                       *(f"{human_seconds(e.roofline.latency_s)}, {e.roofline.bound}-bound"
@@ -354,6 +358,9 @@ def estimate(
     headroom: Headroom = 0.1, decode_tokens: DecodeTok = 0, preset: Preset = None,
     fmt: FormatOpt = Fmt.table,
     formula: Annotated[bool, typer.Option("--formula", help="Also print the formulas.")] = False,
+    calibration: Annotated[Optional[Path], typer.Option(
+        help="A validation summary JSON (attncost validate --format json): adds the latency "
+             "calibrated on that machine's real runs.")] = None,
     breakdown: Annotated[bool, typer.Option("--breakdown", help="Per-operation table.")] = False,
     variant_file: VarFile = None, devices_file: DevFile = None,
 ) -> None:
@@ -365,6 +372,12 @@ def estimate(
     fields = _attention_fields(locals())
     dev = _device(device, memory_budget, peak_tflops, bandwidth)
     ests = _estimates(variant, preset, fields, layers, dev, mode, headroom, decode_tokens)
+    if calibration is not None:
+        from .budget import calibrated_latency, load_calibration
+
+        model = load_calibration(calibration)
+        for e in ests:
+            e.calibrated_latency_s = calibrated_latency(e.ops, model, mode.value)
     if _emit(ests, fmt, breakdown=breakdown):
         return
     if formula and preset:

@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from .budget import LATENCY_TERMS, latency_features
 from .config import AttentionConfig
 from .errors import AttncostError
 
@@ -206,29 +207,6 @@ def measure_one(variant: str, cfg: AttentionConfig, device: str = "cpu", timing:
         common["threads"] = TIMING_THREADS
         timings["common"] = common
     return rows, timings
-
-
-def latency_features(ops) -> dict[str, tuple[float, ...]]:
-    """Per op class, what the latency model charges for: matmul FLOPs, other FLOPs, bytes
-    moved, and the number of matmul, elementwise and copy kernels (a fixed cost each: eager
-    PyTorch on small sizes is dominated by it). Backward: 2 matmuls and 1 other kernel per
-    forward one, roughly."""
-    def kind_count(kinds: tuple[str, ...]) -> int:
-        return sum(o.kind in kinds for o in ops)
-
-    n_mm, n_el, n_cp = (kind_count(("matmul", "fused-attention")), kind_count(("elementwise",)),
-                        kind_count(("copy",)))
-    fwd = (sum(o.flops_fwd_matmul for o in ops), sum(o.flops_fwd_other for o in ops),
-           sum(o.bytes_fwd for o in ops), n_mm, n_el, n_cp)
-    bwd = (sum(o.flops_bwd_matmul + o.flops_bwd_recompute for o in ops),
-           sum(o.flops_bwd_other for o in ops), sum(o.bytes_bwd for o in ops),
-           2 * n_mm, n_el, n_cp)
-    return {"latency_fwd_s": fwd,
-            "latency_fwdbwd_s": tuple(a + b for a, b in zip(fwd, bwd))}
-
-
-LATENCY_TERMS = ("s_per_matmul_flop", "s_per_other_flop", "s_per_byte", "s_per_matmul_kernel",
-                 "s_per_elementwise_kernel", "s_per_copy_kernel")
 
 
 # -- calibration -----------------------------------------------------------------------------

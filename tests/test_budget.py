@@ -106,3 +106,22 @@ def test_linformer_crossover_with_fixed_k():
 def test_roofline_needs_figures():
     with pytest.raises(ac.ConfigError, match="peak FLOP/s and a bandwidth"):
         roofline([], custom_device("1GiB"), "fp32")
+
+
+def test_calibrated_latency_from_a_validation_summary(tmp_path):
+    import json
+
+    from attncost.budget import LATENCY_TERMS, calibrated_latency, latency_features, load_calibration
+
+    coef = dict(zip(LATENCY_TERMS, (1e-11, 1e-10, 1e-10, 2e-5, 1e-5, 0.0)))
+    f = tmp_path / "summary.json"
+    f.write_text(json.dumps({"latency_model": {"latency_fwd_s": coef, "latency_fwdbwd_s": coef}}))
+    model = load_calibration(f)
+    e = ac.estimate("standard", d_model=64, heads=4, seq_len=32)
+    feats = latency_features(e.ops)["latency_fwd_s"]
+    assert calibrated_latency(e.ops, model, "infer") == pytest.approx(
+        sum(c * x for c, x in zip(coef.values(), feats)))
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(ac.ConfigError, match="no latency_model"):
+        load_calibration(bad)
