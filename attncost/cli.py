@@ -246,7 +246,7 @@ def _print_estimates(ests, show_formula: bool, fields: dict[str, Any], layers: i
                         for e in ests))
     if any(e.calibrated_latency_s for e in ests):
         table.add_section()
-        table.add_row(f"Calibrated latency ({first.inputs.get('mode', '') or 'measured machine'})",
+        table.add_row("Calibrated latency (the validated machine)",
                       *(human_seconds(e.calibrated_latency_s) for e in ests))
     if any(e.roofline for e in ests):
         table.add_row("Roofline latency (ideal)",

@@ -327,13 +327,8 @@ def _per_token(numel: Size, tokens: Size) -> Size:
 
 
 def _dedupe(items: list) -> list:
-    out, seen = [], set()
-    for it in items:
-        key = it if not _is_symbolic(it) else it  # sympy exprs hash structurally
-        if key not in seen:
-            seen.add(key)
-            out.append(it)
-    return out
+    """Distinct values in order (ints and sympy expressions both hash by value)."""
+    return list(dict.fromkeys(items))
 
 
 def resolve_peak(value: Any) -> Any:
