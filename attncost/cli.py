@@ -166,7 +166,7 @@ def _estimates(variant, preset_name, fields, layers, dev, mode, headroom, decode
                                    headroom=headroom, decode_tokens=decode_tokens, **over)]
     cfg = AttentionConfig(**fields)
     names = variant or ["standard"]
-    return api.compare(names, cfg, layers=layers or 1, device=dev, mode=mode.value,
+    return api.compare(names, cfg, layers=1 if layers is None else layers, device=dev, mode=mode.value,
                        headroom=headroom, decode_tokens=decode_tokens)
 
 
@@ -295,6 +295,10 @@ def _print_formulas(names, fields, layers, metric, latex, console=None) -> None:
 
     console = console or Console()
     cfg = AttentionConfig(**fields)
+    if metric is not None and metric not in METRICS:
+        from .errors import unknown
+
+        raise unknown("metric", metric, METRICS)
     console.print("[bold]Formulas[/bold] (b batch, ℓ seq_len, d_m d_model, h heads, d_h d_head, "
                   "g kv_heads, k Linformer k, L max_seq_len, d_c/d_cq MLA latents, d_hR RoPE dim; "
                   "d_h = d_m/h and L = ℓ unless set)")
@@ -302,7 +306,7 @@ def _print_formulas(names, fields, layers, metric, latex, console=None) -> None:
     for name in names:
         console.print(f"[bold]{name}[/bold]")
         for m in metrics:
-            expr = api.formula(name, m, cfg, layers=layers or 1)
+            expr = api.formula(name, m, cfg, layers=1 if layers is None else layers)
             text = "not defined" if expr is None else (
                 sympy.latex(expr) if latex else sympy.sstr(expr).replace("ell", "ℓ"))
             console.print(f"  {m} = {text}", soft_wrap=True, markup=False, highlight=False)
@@ -416,7 +420,7 @@ def compare(
     if baseline not in names:
         names = [variants.get(baseline).name] + names
     dev = _device(device, memory_budget, None, None)
-    ests = api.compare(names, cfg, layers=layers or 1, device=dev, mode=mode.value,
+    ests = api.compare(names, cfg, layers=1 if layers is None else layers, device=dev, mode=mode.value,
                        headroom=headroom)
     left_out = [n for n in names if n not in {e.variant for e in ests}]
     if _emit(ests, fmt):
@@ -599,7 +603,7 @@ def sweep(
     fields = _attention_fields(dict(bias=bias, causal=causal, impl=impl, dtype=dtype,
                                     optimizer=optimizer))
     cfg = AttentionConfig(**fields)
-    df = api.sweep(variant or ["all"], grid, cfg, layers=layers or 1, metrics=metric)
+    df = api.sweep(variant or ["all"], grid, cfg, layers=1 if layers is None else layers, metrics=metric)
     if out is None:
         df.to_csv(sys.stdout, index=False)
         return
@@ -654,7 +658,7 @@ def fit(
             cfg = target.attention
         else:
             target, cfg = e.variant, AttentionConfig(**fields)
-        kw = dict(layers=layers or 1, mode=mode.value, headroom=headroom,
+        kw = dict(layers=1 if layers is None else layers, mode=mode.value, headroom=headroom,
                   decode_tokens=decode_tokens)
         mb = api.max_batch(target, dev, cfg, **kw)
         try:
@@ -720,7 +724,7 @@ def crossover(
     fields = _attention_fields(locals())
     if k is not None:
         fields["seq_len"] = max(k, lo)
-    rows = api.crossover(a, b, metric, None, lo=lo, hi=hi, layers=layers or 1, **fields)
+    rows = api.crossover(a, b, metric, None, lo=lo, hi=hi, layers=1 if layers is None else layers, **fields)
     if fmt is Fmt.json:
         typer.echo(json.dumps({"a": a, "b": b, "metric": metric, "lo": lo, "hi": hi,
                                "crossovers": rows}, indent=2))

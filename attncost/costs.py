@@ -382,6 +382,10 @@ def layer_graph(variant: str, cfg: AttentionConfig, layers: int = 1, symbolic: b
     from . import variants
     from .config import symbolic_dims
 
+    if isinstance(layers, bool) or not isinstance(layers, int) or layers <= 0:
+        from .errors import ConfigError
+
+        raise ConfigError(f"layers must be a positive integer, got {layers!r}")
     v = variants.get(variant)
     d = symbolic_dims() if symbolic else cfg.dims()
     o = cfg.options()

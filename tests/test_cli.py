@@ -155,3 +155,11 @@ def test_user_devices_file(tmp_path):
     bad.write_text('[x]\ntitle = "no memory"\n')
     r = run("devices", "--devices-file", str(bad))
     assert r.exit_code == 2 and "lacks field" in r.output and "needs memory" in r.output
+
+
+@pytest.mark.parametrize("args", [["estimate", "--layers", "0"], ["sweep", "--layers", "0"],
+                                  ["formula", "--metric", "bananas"],
+                                  ["compare", "--layers", "-1"]])
+def test_zero_and_unknown_are_errors_not_defaults(args):
+    r = run(*args)
+    assert r.exit_code == 2 and r.output.startswith("error: "), r.output
