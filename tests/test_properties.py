@@ -122,3 +122,19 @@ def test_int64_overflow_falls_back_to_exact_integers():
     exact = ac.estimate("standard", d_model=16384, heads=128, batch=10**6,
                         seq_len=10**7).metrics["flops_fwd"]
     assert exact > 2**63 and int(out[0]) == exact
+
+
+def test_block_evaluation_of_large_sweeps_is_exact():
+    """Sweeps larger than one evaluation block are computed block by block: same integers."""
+    from attncost.costs import IntFunction
+
+    n = IntFunction.BLOCK * 2 + 123
+    dims = dims_arrays(AttentionConfig(d_model=96, heads=3, causal=True),
+                       {"seq_len": np.arange(1, n // 2 + 1), "batch": [1, 3]})
+    cfg = AttentionConfig(d_model=96, heads=3, causal=True)
+    out = evaluate("super", dims, cfg, metrics=["train_peak_bytes", "flops_fwd_useful"])
+    for i in (0, IntFunction.BLOCK - 1, IntFunction.BLOCK, len(dims["seq_len"]) - 1):
+        e = ac.estimate("super", cfg, seq_len=int(dims["seq_len"][i]),
+                        batch=int(dims["batch"][i])).metrics
+        assert int(out["train_peak_bytes"][i]) == e["train_peak_bytes"]
+        assert int(out["flops_fwd_useful"][i]) == e["flops_fwd_useful"]
