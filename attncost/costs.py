@@ -472,7 +472,8 @@ class IntFunction:
     numerators are lambdified into one numpy function with common subexpressions shared and
     evaluated in int64 — unless an upper bound computed exactly in Python ints (|coefficients|
     at the largest inputs) reaches 2^62, in which case the arrays are evaluated as Python ints
-    (object dtype): slower, never wrong.
+    (object dtype): slower, never wrong. Large sweeps are evaluated in blocks of
+    :attr:`BLOCK` elements, which keeps the temporaries in cache (about twice as fast).
     """
 
     def __init__(self, segments: list[tuple[list[Any], list[Any]] | None], syms: list[Any]):
