@@ -357,8 +357,6 @@ def stack(builder: Callable[[Dims, Options], Graph], d: Dims, o: Options, layers
         g = builder(d, o)
         out = "out" if i == layers - 1 else f"l{i}.out"
         top.tensor(out, d.tokens * d.d_model)
-        if g.tensors["x"].kv_cache:
-            top.tensors[prev] = _with(top.tensors[prev], kv_cache=True)
         top.extend(g, f"l{i}.", {"x": prev, "out": out})
         prev = out
         if g.decode_state is not None:
@@ -369,12 +367,6 @@ def stack(builder: Callable[[Dims, Options], Graph], d: Dims, o: Options, layers
                 top.notes.append(note)
     top.decode_state = total(decode) if decode else None
     return top
-
-
-def _with(t, **kw):
-    from dataclasses import replace
-
-    return replace(t, **kw)
 
 
 def layer_graph(variant: str, cfg: AttentionConfig, layers: int = 1, symbolic: bool = False) -> Graph:

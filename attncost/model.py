@@ -209,7 +209,7 @@ def model_graph(m: ModelConfig, d: Dims | None = None) -> Graph:
     cfg = m.attention
     d = cfg.dims() if d is None else d
     o = cfg.options()
-    b, ell, width = d.batch, d.seq_len, d.d_model
+    b, width = d.batch, d.d_model
     tokens = d.tokens
     g = Graph(tokens=tokens)
     decode, kv_note = [], None
@@ -263,8 +263,6 @@ def model_graph(m: ModelConfig, d: Dims | None = None) -> Graph:
                                               o.dropout)
         layer = v.build(d, vo)
         x_in = _norm(g, m, f"{p}norm1", h, f"{p}norm1.out", tokens, width) if m.pre_norm else h
-        if layer.tensors["x"].kv_cache:
-            g.tensors[x_in] = replace(g.tensors[x_in], kv_cache=True)
         g.tensor(f"{p}attn.out", tokens * width)
         g.extend(layer, f"{p}attn.", {"x": x_in, "out": f"{p}attn.out"})
         a = _dropout(g, m, f"{p}attn_dropout", f"{p}attn.out")

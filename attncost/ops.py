@@ -25,7 +25,7 @@ builder code serves both, so the math is written once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Sequence
 
 Size = Any  # int or sympy.Expr
@@ -298,6 +298,10 @@ class Graph:
 
         for t in other.tensors.values():
             if t.name in rename:
+                target = rename[t.name]
+                if t.kv_cache and not self.tensors[target].kv_cache:
+                    # the variant caches its input itself (keys/values are slices of it)
+                    self.tensors[target] = replace(self.tensors[target], kv_cache=True)
                 continue
             share = t.share_key
             self.tensors[nm(t.name)] = Tensor(

@@ -40,7 +40,7 @@ def _rope(g, d: Dims, name: str, src: str, numel, dim, kv_cache: bool = False) -
 @register("mla", title="Multi-head latent attention (DeepSeek-V2)",
           source="DeepSeek-AI 2024, arXiv 2405.04434")
 def mla(d: Dims, o: Options):
-    b, h, ell, dh, dr = d.batch, d.heads, d.seq_len, d.d_head, d.rope_dim
+    h, dh, dr = d.heads, d.d_head, d.rope_dim
     t = d.tokens
     g = new_graph(d)
     g.notes.append(f"MLA latents: kv_latent d_c = {d.kv_latent}, q_latent d_c' = {d.q_latent}, "
