@@ -856,6 +856,8 @@ def _print_validation(rows, summary) -> None:
                   + (f"; latency: {s['latency_share_within_15pct']:.0%} of "
                      f"{s['latency_held_out']} held-out timings within ±15 % (goal ≥ 90 %)"
                      if "latency_held_out" in s else ""))
+    if "latency_note" in s:
+        console.print(s["latency_note"])
     console.print("PASSED" if s["passed"] else "[bold red]FAILED[/bold red]")
 
 

@@ -338,6 +338,9 @@ def run(configs: list[tuple[str, AttentionConfig]], *, device: str = "cpu",
     if timing:
         coefs, lat_rows = calibrate(timings)
         rows.extend(lat_rows)
+        if not coefs:
+            summary["latency_note"] = (f"latency not calibrated: {len(timings)} timed "
+                                       f"configurations, at least 4 are needed")
         summary["latency_model"] = {m: dict(zip(LATENCY_TERMS, c)) for m, c in coefs.items()}
     summary.update(summarise(rows))
     if out is not None:  # the finished CSV holds every row, latency included
