@@ -939,6 +939,209 @@ def bench(
     run(runs=runs, configs=configs)
 
 
+@app.command()
+@friendly
+def search(
+    spec: Annotated[Path, typer.Argument(help="A search specification (TOML), e.g. "
+                                              "search/edge-digits.toml.")],
+    trials: Annotated[Optional[int], typer.Option(help="Finished trials the study should "
+                                                       "hold (a resumed study runs the rest).")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Local worker processes on one "
+                                                        "study (journal file or database).")] = None,
+    storage: Annotated[Optional[str], typer.Option(help="Journal file path or database URL "
+                                                        "(postgresql://user@host/db). "
+                                                        "[default: search/studies/<name>.journal]")] = None,
+    sampler: Annotated[Optional[str], typer.Option(help="attncost, tpe, nsga2 or random.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Sampler seed.")] = None,
+    objective: Annotated[Optional[str], typer.Option(
+        help="params, flops, memory, latency, or multi (Pareto: accuracy vs --cost).")] = None,
+    target: Annotated[Optional[float], typer.Option(help="Accuracy target, 0–1.")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Training steps per run.")] = None,
+    seeds: Annotated[Optional[int], typer.Option(help="Training seeds per architecture.")] = None,
+    device: Annotated[Optional[str], typer.Option(help="Device whose memory and roofline "
+                                                       "are the budget.")] = None,
+    memory: Annotated[Optional[str], typer.Option(help="Memory budget, e.g. 64MB.")] = None,
+    latency_ms: Annotated[Optional[float], typer.Option(help="Roofline latency budget (ms).")] = None,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Summary JSON. [default: reports/search/<name>.json]")] = None,
+    surrogate: Annotated[bool, typer.Option(
+        "--surrogate", help="No training: fit a SURROGATE to the study's measured runs, "
+                            "print its held-out error and its predicted best.")] = False,
+    fmt: Annotated[Fmt, typer.Option("--format", "-f", help="table or json.")] = Fmt.table,
+) -> None:
+    """Which attention variant should each layer use? Trains real models (Optuna).
+
+    Costs are exact (cost model) and checked against the budget before any training; each
+    candidate is trained on the spec's task for every seed, accuracy on its validation split.
+    Ctrl-C stops; running it again resumes the same study (finished trials are kept).
+    Open a study with: optuna-dashboard <storage> (see README).
+    """
+    try:
+        import optuna  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError:
+        raise AttncostError("search needs optuna and torch: pip install -c constraints.txt "
+                            "-e '.[search]'") from None
+    from .search.spec import load_spec
+    from .search import study as st
+
+    s = load_spec(spec, trials=trials, workers=workers, storage=storage, sampler=sampler,
+                  seed=seed, objective=objective, target_accuracy=target, steps=steps,
+                  seeds=seeds, device=device, memory_bytes=memory, latency_ms=latency_ms)
+    if surrogate:
+        _search_surrogate(s, fmt)
+        return
+    summary = st.run_search(s)
+    path = st.write_summary(summary, output or st.DEFAULT_RESULTS_DIR / f"{s.name}.json")
+    if fmt is Fmt.json:
+        typer.echo(json.dumps(summary, indent=2, default=str))
+    else:
+        _print_search(summary)
+    typer.echo(f"wrote {path}", err=True)
+
+
+def _fmt_row_cost(r: dict[str, Any]) -> list[str]:
+    lat = r.get("latency_s")
+    return [f"{r['params']:,}" if r.get("params") is not None else "?",
+            f"{r['flops']:,}" if r.get("flops") is not None else "?",
+            f"{r['memory_bytes'] / 2**20:,.2f} MiB" if r.get("memory_bytes") else "?",
+            f"{lat * 1e3:.4g} ms" if lat is not None else "n/a"]
+
+
+def _print_search(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=max(Console().width, 130))
+    t = Table(title=f"attncost search {summary['spec']['name']} — objective "
+                    f"{summary['objective']} ({summary['cost_metric']}), target accuracy "
+                    f"{summary['target_accuracy']}")
+    for col in ("", "layers", "accuracy ± ½spread", "params", "FLOPs", "peak memory",
+                "latency", "trial"):
+        t.add_column(col, no_wrap=col in ("", "layers"))
+    picks = ([("best", summary["best"])] if summary["best"] else []) + \
+        [("pareto", r) for r in (summary["pareto"] or [])] + \
+        ([("baseline", summary["baseline"])] if summary["baseline"] else [])
+    for label, r in picks:
+        acc = r.get("accuracy")
+        acc_s = f"{acc:.4f} ± {r['accuracy_spread'] / 2:.4f}" if acc is not None else "—"
+        t.add_row(label, ",".join(r["layers"]), acc_s, *_fmt_row_cost(r), str(r["trial"]))
+    console.print(t)
+    if summary["best"] is None and not summary["pareto"]:
+        console.print("no feasible architecture found: every trained candidate missed the "
+                      "target or the budget (see the trials in the JSON)")
+    states: dict[str, int] = {}
+    for r in summary["trials"]:
+        states[r["status"]] = states.get(r["status"], 0) + 1
+    console.print("trials: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())) +
+                  f"; {summary['accuracy_source']}")
+
+
+def _search_surrogate(s, fmt: Fmt) -> None:
+    from itertools import product
+
+    from .search import study as st
+    from .search import surrogate as sg
+
+    study, _ = st.open_study(s)
+    runs = [(tuple(t.user_attrs["layers"]), t.user_attrs["accuracy"]) for t in study.trials
+            if t.user_attrs.get("status") == "trained"]
+    variants = tuple(dict.fromkeys(v for layer in s.choices for v in layer))
+    if len(runs) < 3:
+        raise AttncostError(f"the surrogate needs at least 3 trained runs in study "
+                            f"{study.study_name}; it has {len(runs)}: run the search first")
+    cv = sg.cross_validate(runs, variants, st.chance(s))
+    model = sg.fit(runs, variants, st.chance(s))
+    cost_of = st.cost_function(s)
+    space = 1
+    for c in s.choices:
+        space *= len(c)
+    if space > 200_000:
+        raise AttncostError(f"the surrogate ranks by enumeration; {space:,} candidates is "
+                            f"too many (at most 200,000)")
+    ranked = []
+    for arch in product(*s.choices):
+        cost = cost_of(arch)
+        if not cost.fits:
+            continue
+        ranked.append({"layers": list(arch), "surrogate_accuracy": model.predict(arch),
+                       "cost": cost.value(s.cost_metric)})
+    target = s.target_accuracy or 0.0
+    ok = sorted((r for r in ranked if r["surrogate_accuracy"] >= target),
+                key=lambda r: r["cost"])
+    out = {"label": "SURROGATE (predicted, not measured)", "study": study.study_name,
+           "cross_validation": {k: v for k, v in cv.items() if k != "predictions"},
+           "predicted_best": ok[:5]}
+    if fmt is Fmt.json:
+        typer.echo(json.dumps(out, indent=2))
+        return
+    typer.echo(f"SURROGATE fitted to {cv['runs']} measured runs of {study.study_name}: "
+               f"held-out ({cv['folds']}-fold) absolute error mean "
+               f"{cv['mean_abs_error']:.4f}, median {cv['median_abs_error']:.4f}, max "
+               f"{cv['max_abs_error']:.4f} (accuracy)")
+    for r in ok[:5]:
+        typer.echo(f"  predicted {r['surrogate_accuracy']:.4f}  {s.cost_metric} "
+                   f"{r['cost']:.6g}  {','.join(r['layers'])}")
+    if not ok:
+        typer.echo("  no candidate is predicted to meet the target")
+
+
+@app.command("search-bench")
+@friendly
+def search_bench(
+    layers: Annotated[int, typer.Option(help="Layers of the benchmark stack.")] = 12,
+    runs: Annotated[int, typer.Option(help="Seeds per searcher.")] = 3,
+    samplers: Annotated[str, typer.Option(help="Comma-separated searchers.")] =
+        "attncost,tpe,nsga2,random",
+    misspecified: Annotated[bool, typer.Option(
+        help="Add a non-adjacent interaction the attncost sampler cannot model.")] = False,
+    fmt: Annotated[Fmt, typer.Option("--format", "-f", help="table or json.")] = Fmt.table,
+) -> None:
+    """Regret of each searcher against the exact optimum of a black-box accuracy problem
+    (12 layers × 6 variants, costs from the cost model) after 50, 100, 300 evaluations."""
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise AttncostError("search-bench needs optuna: pip install -e '.[search]'") from None
+    from .search import benchmark as bm
+
+    if layers < 2:
+        raise AttncostError(f"--layers must be at least 2, got {layers}")
+    names = [n.strip() for n in samplers.split(",") if n.strip()]
+    for n in names:
+        if n not in ("attncost", "tpe", "nsga2", "random"):
+            raise AttncostError(f"unknown sampler {n!r}; allowed: attncost, tpe, nsga2, random")
+    problem = bm.make_problem(layers, seed=0, misspecified=misspecified)
+    typer.echo(f"problem: {layers} layers × {len(bm.VARIANTS)} variants, parameter budget "
+               f"{problem.param_budget:,}, target {problem.target}; exact optimum "
+               f"{problem.optimum_cost * 1e3:.4f} ms: {','.join(problem.optimum)}", err=True)
+    results = []
+    for name in names:
+        for run in range(runs):
+            r = bm.run_sampler(problem, name, run)
+            typer.echo(f"  {name} seed {run}: regret {r.regret} ({r.trials} trials, "
+                       f"{r.seconds:.1f} s)", err=True)
+            results.append(r)
+    rows = bm.summarise(results)
+    if fmt is Fmt.json:
+        typer.echo(json.dumps({"optimum": list(problem.optimum),
+                               "optimum_latency_s": problem.optimum_cost, "rows": rows},
+                              indent=2))
+        return
+    typer.echo(f"{'sampler':<10}" + "".join(f"{'regret@' + str(k):>22}" for k in bm.CHECKPOINTS)
+               + f"{'trials/s':>10}")
+    for row in rows:
+        cells = []
+        for k in bm.CHECKPOINTS:
+            mean, worst = row[f"regret@{k}_mean"], row[f"regret@{k}_worst"]
+            txt = "no answer" if mean is None else f"{mean:.2%} (worst {worst:.2%})" \
+                if worst is not None else f"{mean:.2%} ({row[f'no_answer@{k}']} none)"
+            if row[f"infeasible_answer@{k}"]:
+                txt += f" {row[f'infeasible_answer@{k}']}✗"
+            cells.append(f"{txt:>22}")
+        typer.echo(f"{row['sampler']:<10}" + "".join(cells) + f"{row['trials_per_s']:>10.1f}")
+
+
 def main() -> None:
     """Console-script entry point. Usage errors (an unknown flag, a value of the wrong type)
     are typer's: a short usage message naming the option, exit status 2."""

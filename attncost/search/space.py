@@ -1,0 +1,112 @@
+"""Costs of candidate architectures, exact from the cost model, and the sampler's view of them.
+
+A candidate is a tuple of variant names, one per layer, of a homogeneous stack. Its costs
+come from :func:`attncost.api.estimate_model` on the whole model (embeddings, FFNs, heads
+included); :func:`layer_space` turns them into the per-variant layer costs the sampler
+plans with, and checks on the way that they really are additive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable
+
+from ..api import estimate_model
+from ..errors import AttncostError
+from ..model import ModelConfig
+from .sampler import LayerSpace
+
+#: What each cost metric means, with its unit.
+COST_LABELS = {"params": "parameters", "flops": "FLOPs per step",
+               "memory": "peak memory (bytes)", "latency": "roofline latency (s)"}
+
+
+@dataclass(frozen=True)
+class CandidateCost:
+    """The analytic costs of one candidate, and whether it fits the budget (and why not)."""
+
+    params: int
+    flops: int
+    memory: int
+    latency_s: float | None
+    violations: dict[str, float]  # relative excess over each budget (≤ 0: within)
+    reason: str
+
+    @property
+    def fits(self) -> bool:
+        return all(v <= 0 for v in self.violations.values())
+
+    def value(self, metric: str) -> float:
+        if metric == "latency":
+            if self.latency_s is None:
+                raise AttncostError("latency needs a device with peak FLOP/s and bandwidth")
+            return self.latency_s
+        return float(getattr(self, metric))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"params": self.params, "flops": self.flops, "memory_bytes": self.memory,
+                "latency_s": self.latency_s, "violations": dict(self.violations),
+                "fits": self.fits, "reason": self.reason}
+
+
+def candidate_cost(model: ModelConfig, *, device: str | None, mode: str, headroom: float,
+                   memory_budget: int | None, latency_budget_s: float | None) -> CandidateCost:
+    """Costs of one model and its budget check: memory against the smaller of the device's
+    budget (capacity less headroom) and ``memory_budget``; latency against
+    ``latency_budget_s``. FLOPs are forward + backward in train mode, forward in infer."""
+    est = estimate_model(model, device=device, mode=mode, headroom=headroom)
+    m = est.metrics
+    memory = int(m["train_peak_bytes"] if mode == "train" else m["inference_peak_bytes"])
+    flops = int(m["flops_fwd"] + (m["flops_bwd"] if mode == "train" else 0))
+    latency = est.roofline.latency_s if est.roofline else None
+    violations: dict[str, float] = {}
+    reasons = []
+    limits = [b for b in (memory_budget, est.fit.budget_bytes if est.fit else None) if b]
+    if limits:
+        limit = min(limits)
+        violations["memory"] = (memory - limit) / limit
+        if memory > limit:
+            reasons.append(f"memory {memory:,} B > budget {limit:,} B")
+    if latency_budget_s is not None and latency is not None:
+        violations["latency"] = (latency - latency_budget_s) / latency_budget_s
+        if latency > latency_budget_s:
+            reasons.append(f"latency {latency * 1e3:.3g} ms > budget "
+                           f"{latency_budget_s * 1e3:.3g} ms")
+    return CandidateCost(int(m["params"]), flops, memory, latency, violations,
+                         "; ".join(reasons) or "within budget")
+
+
+def layer_space(choices: tuple[tuple[str, ...], ...], metric: str,
+                cost_of: Callable[[tuple[str, ...]], CandidateCost],
+                check_additive: bool = True) -> LayerSpace:
+    """The sampler's :class:`LayerSpace`: per-variant layer costs measured as the difference
+    between a 2-layer and a 1-layer stack of that variant, scaled to ``len(choices)`` layers.
+
+    With ``check_additive`` the whole-model cost of a mixed arrangement is compared with the
+    additive prediction, and a mismatch (more than 1e-9 relative) raises: the sampler's
+    plan would otherwise be wrong."""
+    layers = len(choices)
+    variants = tuple(dict.fromkeys(v for layer in choices for v in layer))
+    per: dict[str, float] = {}
+    base: float | None = None
+    for v in variants:
+        one = cost_of((v,)).value(metric)
+        two = cost_of((v, v)).value(metric)
+        per[v] = two - one
+        base = one - per[v] if base is None else base
+    assert base is not None
+    space = LayerSpace(choices, base, per, budget_ok=lambda arch: cost_of(arch).fits)
+    if check_additive and layers > 1:
+        mixed = tuple(choices[i][(i * 7 + 3) % len(choices[i])] for i in range(layers))
+        exact = cost_of(mixed).value(metric)
+        predicted = space.cost(mixed)
+        if abs(exact - predicted) > 1e-9 * max(abs(exact), 1.0):
+            raise AttncostError(
+                f"{metric} is not additive over layers for {mixed} ({exact} vs {predicted}); "
+                f"use --sampler tpe for this search")
+    return space
+
+
+def cached(fn: Callable[[tuple[str, ...]], CandidateCost]):
+    return lru_cache(maxsize=None)(fn)

@@ -1,0 +1,71 @@
+"""A SURROGATE for quick what-ifs: accuracy predicted from measured runs, never measured.
+
+The model is the sampler's (:class:`~attncost.search.sampler.AccuracyModel`): logit-linear in
+per-position variant effects and adjacent-pair interactions, its posterior mean fitted to the
+trained trials of a study. Its error is reported by k-fold cross-validation over those
+measured runs (each run predicted by a model that never saw it). Everything it outputs is
+labelled ``surrogate``; it can rank candidates that were never trained, but only real
+training (``attncost search``) measures them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from .sampler import AccuracyModel, Features, accuracy_logit
+
+
+@dataclass
+class Surrogate:
+    variants: tuple[str, ...]
+    layers: int
+    chance: float
+    model: AccuracyModel
+    prior_bias: float
+
+    def predict(self, arch: Sequence[str]) -> float:
+        idx = [self.variants.index(v) for v in arch]
+        z = self.model.predict(self.model.features.of(idx), self.prior_bias)
+        return self.chance + (1 - self.chance) / (1 + math.exp(-z))
+
+
+def fit(runs: Sequence[tuple[Sequence[str], float]], variants: Sequence[str], chance: float,
+        prior_bias: float = 2.0) -> Surrogate:
+    """Fit on ``(layers, measured accuracy)`` pairs."""
+    if not runs:
+        raise ValueError("the surrogate needs at least one measured run")
+    layers = len(runs[0][0])
+    feats = Features(layers, len(variants))
+    model = AccuracyModel(feats)
+    for arch, acc in runs:
+        model.xs.append(feats.of([list(variants).index(v) for v in arch]))
+        model.ys.append(accuracy_logit(acc, chance))
+    return Surrogate(tuple(variants), layers, chance, model, prior_bias)
+
+
+def cross_validate(runs: Sequence[tuple[Sequence[str], float]], variants: Sequence[str],
+                   chance: float, folds: int = 5, seed: int = 0) -> dict[str, Any]:
+    """Held-out error of the surrogate: every run predicted by a fit on the other folds.
+    Returns mean and max absolute error (accuracy points) and the predictions."""
+    runs = list(runs)
+    if len(runs) < 3:
+        raise ValueError(f"cross-validation needs at least 3 measured runs, got {len(runs)}")
+    folds = min(folds, len(runs))
+    order = np.random.default_rng(seed).permutation(len(runs))
+    preds: list[dict[str, Any]] = []
+    for k in range(folds):
+        held = set(order[k::folds].tolist())
+        model = fit([r for i, r in enumerate(runs) if i not in held], variants, chance)
+        for i in sorted(held):
+            arch, acc = runs[i]
+            p = model.predict(arch)
+            preds.append({"layers": list(arch), "measured": acc, "surrogate": p,
+                          "abs_error": abs(p - acc)})
+    errs = np.array([p["abs_error"] for p in preds])
+    return {"runs": len(runs), "folds": folds, "mean_abs_error": float(errs.mean()),
+            "median_abs_error": float(np.median(errs)), "max_abs_error": float(errs.max()),
+            "predictions": preds}
