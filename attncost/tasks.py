@@ -239,7 +239,7 @@ def train(model_config: ModelConfig, task: str, *, steps: int = 300, batch: int 
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
                                ignore_index=-100)
         if not torch.isfinite(loss):
-            raise TrainingDiverged(f"loss became {float(loss)} at step {step} (lr={lr})")
+            raise TrainingDiverged(f"loss became {float(loss.detach())} at step {step} (lr={lr})")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

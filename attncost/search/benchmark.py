@@ -83,7 +83,9 @@ def make_blackbox(layers: int, seed: int = 0, misspecified: bool = False) -> Bla
     rng = np.random.default_rng(seed)
     V = len(VARIANTS)
     q = np.array([QUALITY[v] for v in VARIANTS])
-    position = 0.2 + 1.2 * (np.arange(layers) / max(layers - 1, 1)) ** 2
+    # later layers matter more (the lookup happens late); scaled so that stacks of any
+    # depth have the same total weight as the 12-layer one
+    position = (0.2 + 1.2 * (np.arange(layers) / max(layers - 1, 1)) ** 2) * 12 / layers
     unary = 0.55 * position[:, None] * q[None, :] + rng.normal(0, 0.08, (layers, V))
     pair = rng.normal(0, 0.06, (max(layers - 1, 0), V, V))
     e, s = VARIANTS.index("efficient"), VARIANTS.index("standard")
@@ -114,21 +116,23 @@ class Problem:
 
 
 def make_problem(layers: int = 12, seed: int = 0, target: float = 0.95,
-                 budget_fraction: float = 0.85, misspecified: bool = False) -> Problem:
-    """Costs from the cost model; a parameter budget of ``budget_fraction`` × the
-    all-standard stack's parameters; the exact optimum."""
+                 budget_fraction: float = 0.92, misspecified: bool = False,
+                 noise: float = 0.004) -> Problem:
+    """Costs from the cost model; a parameter budget: the embeddings and head plus
+    ``budget_fraction`` × the all-standard blocks' parameters; the exact optimum."""
     model, where = skeleton(layers)
     choices = (VARIANTS,) * layers
     raw = cached(lambda arch: candidate_cost(model.with_(layers=arch), memory_budget=None,
                                              latency_budget_s=None, **where))
-    params_std = raw(("standard",) * layers).params
-    budget = int(budget_fraction * params_std)
     params_space = layer_space(choices, "params", raw)
+    blocks = layers * params_space.cost_per_variant["standard"]
+    budget = int(params_space.base_cost + budget_fraction * blocks)
     space = layer_space(choices, "latency", raw)
     space.additive_usage = {v: params_space.cost_per_variant[v] for v in VARIANTS}
     space.usage_limit = budget - params_space.base_cost
     space.budget_ok = lambda arch: params_space.cost(arch) <= budget
     box = make_blackbox(layers, seed, misspecified)
+    box.noise = noise
     optimum = exact_optimum(space, box, target)
     return Problem(space, box, target, budget, optimum, space.cost(optimum), raw)
 

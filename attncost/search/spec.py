@@ -102,9 +102,13 @@ class SearchSpec:
         """The cost being minimised (single) or traded against accuracy (multi)."""
         return self.cost if self.multi else self.objective
 
-    def attention(self) -> AttentionConfig:
+    def attention(self, options: bool = True) -> AttentionConfig:
+        """The skeleton's attention at the task's sequence length (``options``: with the
+        candidates' linformer_k and kv_heads)."""
+        seq_len = TASKS[self.task].seq_len({**TASKS[self.task].defaults, **self.task_options})
+        extra = dict(k=self.linformer_k, kv_heads=self.kv_heads) if options else {}
         return AttentionConfig(d_model=self.d_model, heads=self.heads, batch=self.batch,
-                               dtype=self.dtype, k=self.linformer_k, kv_heads=self.kv_heads)
+                               dtype=self.dtype, seq_len=seq_len, **extra)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -266,7 +270,14 @@ def _check_buildable(spec: SearchSpec) -> None:
     from ..tasks import task_model
     from ..model import model_graph
 
-    attn = spec.attention()
+    try:
+        spec.attention(options=False)
+    except AttncostError as e:
+        raise SpecError(f"[model] {e}") from None
+    try:
+        attn = spec.attention()
+    except AttncostError as e:
+        raise SpecError(f"[candidates] {e}") from None
     for variant in sorted({v for layer in spec.choices for v in layer}):
         try:
             model_graph(task_model(spec.task, (variant,), attn, spec.task_options,

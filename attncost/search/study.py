@@ -55,10 +55,16 @@ def make_storage(storage: str):
     from optuna.storages import JournalStorage, RDBStorage
     from optuna.storages.journal import JournalFileBackend
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # attncost logs every trial itself (with the reason of a failure): Optuna's own
+    # warnings would repeat them with a traceback
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     if is_database_url(storage):
+        import warnings
+
         try:
-            return RDBStorage(storage, heartbeat_interval=10, grace_period=30)
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5.0
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(storage, heartbeat_interval=10, grace_period=30)
         except Exception as e:  # driver missing, server down, bad URL
             raise SearchError(f"cannot open storage {storage!r}: "
                               f"{str(e).splitlines()[0]}") from None
@@ -193,7 +199,7 @@ class Searcher:
         value = cost.value(s.cost_metric)
         for key, v in cost.violations.items():
             trial.set_constraint(key, v)
-        if not cost.fits:
+        if not cost.fits and not trial.user_attrs.get("baseline"):
             trial.set_user_attr("status", "over-budget")
             if s.multi:
                 raise optuna.TrialPruned(f"over budget, not trained: {cost.reason}")
@@ -213,13 +219,18 @@ class Searcher:
         if s.multi:
             return acc, value
         trial.set_constraint("accuracy", s.target_accuracy - acc)
-        return value
+        return value  # the baseline is trained even over budget, and stays infeasible
 
     def _cached(self, trial, arch: tuple[str, ...]):
+        """A finished trial of the same architecture: trained (complete) or diverged (the
+        seeds are fixed, so it would diverge again)."""
         from optuna.trial import TrialState
 
-        for t in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            if t.user_attrs.get("layers") == list(arch) and "accuracies" in t.user_attrs:
+        for t in trial.study.get_trials(deepcopy=False,
+                                        states=(TrialState.COMPLETE, TrialState.FAIL)):
+            if t.user_attrs.get("layers") != list(arch):
+                continue
+            if "accuracies" in t.user_attrs or t.user_attrs.get("status") == "diverged":
                 return t
         return None
 
@@ -228,6 +239,11 @@ class Searcher:
 
         s = self.spec
         hit = self._cached(trial, arch)
+        if hit is not None and hit.user_attrs.get("status") == "diverged":
+            trial.set_user_attr("status", "diverged")
+            trial.set_user_attr("cached_from", hit.number)
+            trial.set_user_attr("reason", hit.user_attrs.get("reason", ""))
+            raise TrainingDiverged(f"{hit.user_attrs.get('reason')} (trial {hit.number})")
         if hit is not None:
             for step, v in hit.intermediate_values.items():
                 trial.report(v, step)
@@ -298,28 +314,25 @@ def recover_interrupted(study, storage) -> int:
     from optuna.trial import TrialState
 
     host = socket.gethostname()
-    queued = 0
-    requeued = {json.dumps(t.params, sort_keys=True) for t in
-                study.get_trials(deepcopy=False, states=(TrialState.WAITING,))}
+    done = set(study.user_attrs.get("requeued", []))
+    queued = []
     for t in study.get_trials(deepcopy=False):
         worker = t.user_attrs.get("worker", "")
         stale = False
         if t.state == TrialState.RUNNING and worker.startswith(host + ":"):
-            pid = int(worker.split(":")[1])
-            stale = not _alive(pid)
+            stale = not _alive(int(worker.split(":")[1]))
             if stale:
                 storage.set_trial_user_attr(t._trial_id, "status", "interrupted")
                 storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-        interrupted = (t.state == TrialState.FAIL and t.user_attrs.get("status")
-                       not in COUNTED and not t.user_attrs.get("requeued"))
-        if (stale or interrupted) and len(t.params) == len(t.distributions) and t.params:
-            key = json.dumps(t.params, sort_keys=True)
-            if key not in requeued:
-                study.enqueue_trial(t.params)
-                requeued.add(key)
-                queued += 1
-            storage.set_trial_user_attr(t._trial_id, "requeued", True)
-    return queued
+        interrupted = t.state == TrialState.FAIL and t.user_attrs.get("status") not in COUNTED
+        if (stale or interrupted) and t.number not in done and t.params and \
+                len(t.params) == len(t.distributions):
+            study.enqueue_trial(t.params, user_attrs={k: v for k, v in t.user_attrs.items()
+                                                      if k == "baseline"})
+            queued.append(t.number)
+    if queued:
+        study.set_user_attr("requeued", sorted(done | set(queued)))
+    return len(queued)
 
 
 def _alive(pid: int) -> bool:
@@ -385,7 +398,8 @@ def run_search(spec: SearchSpec, *, log: Callable[[str], None] | None = None) ->
     baseline = ("standard",) * spec.layers
     if done == 0 and not any(t.state.name == "WAITING" for t in study.trials) and \
             all("standard" in c for c in spec.choices):
-        study.enqueue_trial({f"layer_{i}": "standard" for i in range(spec.layers)})
+        study.enqueue_trial({f"layer_{i}": "standard" for i in range(spec.layers)},
+                            user_attrs={"baseline": True})
     remaining = spec.trials - done
     searcher.log(f"study {study.study_name} in {storage_for(spec)}: {done} finished trial(s), "
                  f"{max(remaining, 0)} to run, {spec.workers} worker(s)")

@@ -1,0 +1,429 @@
+"""The search (issue 4): specs, costs, the sampler against an exact optimum, and the Optuna
+study — constraints, infeasible skipping, caching, pruning, divergence, resume after a kill,
+parallel workers on a journal file and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+optuna = pytest.importorskip("optuna")
+pytest.importorskip("sklearn")
+
+from attncost.search import benchmark as bm  # noqa: E402
+from attncost.search import study as st  # noqa: E402
+from attncost.search.spec import SpecError, apply_overrides, load_spec, parse_spec  # noqa: E402
+from attncost.tasks import TrainingDiverged, load_data, mqar_batch, task_model, train  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY = {
+    "search": {"name": "tiny", "task": "digits", "objective": "params", "trials": 4,
+               "sampler": "random", "seed": 0},
+    "model": {"layers": 2, "d_model": 16, "heads": 2, "d_ff": 32, "batch": 4},
+    "candidates": {"variants": ["standard", "efficient", "linformer"]},
+    "target": {"accuracy": 0.3},
+    "training": {"steps": 3, "batch": 16, "seeds": 1, "eval_every": 3},
+}
+
+
+def tiny(tmp_path: Path, **sections) -> Path:
+    data = json.loads(json.dumps(TINY))
+    for section, body in sections.items():
+        data.setdefault(section, {}).update(body)
+    data["search"].setdefault("storage", str(tmp_path / "study.journal"))
+    lines = []
+    for section, body in data.items():
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in body.items()]
+    path = tmp_path / "tiny.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# -- specs ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", sorted(glob.glob(str(ROOT / "search" / "*.toml"))))
+def test_shipped_specs_load(path):
+    spec = load_spec(path)
+    assert spec.layers == len(spec.choices)
+    assert spec.target_accuracy is not None
+
+
+def test_at_least_three_shipped_specs():
+    names = {Path(p).stem for p in glob.glob(str(ROOT / "search" / "*.toml"))}
+    assert {"edge-digits", "mqar-recall", "long-sequence"} <= names
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"search": {"task": "imagenet"}}, "[search] task = 'imagenet' is invalid: allowed: digits, mqar"),
+    ({"candidates": {"variants": ["standard", "flash"]}}, "[candidates] variants = 'flash'"),
+    ({"model": {"layers": 0}}, "[model] layers = 0 is invalid: must be an integer ≥ 1"),
+    ({"model": {"colour": "red"}}, "unknown field [model] colour"),
+    ({"search": {"objective": "latency"}}, "a latency objective needs [budget] device"),
+    ({"budget": {"memory": "lots"}}, "[budget] memory = 'lots' is invalid"),
+    ({"target": {"accuracy": 1.5}}, "[target] accuracy = 1.5 is invalid: must be a number in"),
+    ({"candidates": {"layer_5": ["standard"]}}, "[candidates] layer_5"),
+    ({"model": {"heads": 5}}, "[model] heads=5 does not divide d_model=16"),
+    ({"candidates": {"linformer_k": 999}}, "[candidates] k=999 exceeds the sequence length 16"),
+])
+def test_spec_errors_name_the_field(tmp_path, change, message):
+    with pytest.raises(SpecError) as e:
+        load_spec(tiny(tmp_path, **change))
+    assert message in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_overrides_are_validated_like_the_file(tmp_path):
+    spec = load_spec(tiny(tmp_path))
+    changed = apply_overrides(spec, trials=9, target_accuracy=0.5, memory_bytes="1MB")
+    assert (changed.trials, changed.target_accuracy, changed.memory_bytes) == (9, 0.5, 10**6)
+    with pytest.raises(SpecError, match=r"\[search\] trials = 0"):
+        apply_overrides(spec, trials=0)
+
+
+def test_editing_the_spec_changes_the_study_but_trials_do_not(tmp_path):
+    spec = load_spec(tiny(tmp_path))
+    assert st.study_name(spec) == st.study_name(apply_overrides(spec, trials=50))
+    assert st.study_name(spec) != st.study_name(apply_overrides(spec, steps=4))
+
+
+# -- costs ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("metric", ["params", "flops", "latency"])
+def test_layer_costs_add_up_to_the_whole_model(metric):
+    """The sampler plans with per-layer costs; they must equal the whole-model cost model."""
+    problem = bm.make_problem(layers=4)
+    space = problem.space if metric == "latency" else bm.layer_space(
+        problem.space.choices, metric, problem.cost_of)
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        arch = tuple(rng.choice(bm.VARIANTS, 4))
+        assert space.cost(arch) == pytest.approx(problem.cost_of(arch).value(metric),
+                                                 rel=1e-12)
+
+
+def test_over_budget_is_known_before_training(tmp_path):
+    spec = load_spec(tiny(tmp_path, budget={"memory": "190KB"}))
+    cost = st.cost_function(spec)
+    standard, cheap = cost(("standard", "standard")), cost(("efficient", "efficient"))
+    assert not standard.fits and "memory" in standard.reason
+    assert standard.memory > cheap.memory
+
+
+# -- the exact optimum and the sampler -----------------------------------------------------
+
+
+@pytest.mark.parametrize("misspecified", [False, True])
+def test_exact_optimum_matches_brute_force(misspecified):
+    problem = bm.make_problem(layers=5, misspecified=misspecified)
+    best = None
+    for arch in itertools.product(bm.VARIANTS, repeat=5):
+        if not problem.space.budget_ok(arch):
+            continue
+        if problem.box.true_accuracy(arch) < problem.target:
+            continue
+        c = problem.space.cost(arch)
+        if best is None or c < best[0] - 1e-15:
+            best = (c, arch)
+    assert best is not None
+    assert problem.optimum_cost == pytest.approx(best[0], rel=1e-12)
+    assert problem.box.true_accuracy(problem.optimum) >= problem.target
+
+
+def test_cost_aware_sampler_finds_the_optimum_and_never_wastes_an_evaluation():
+    problem = bm.make_problem(layers=5, noise=0.0)  # noiseless: the optimum is findable
+    result = bm.run_sampler(problem, "attncost", seed=0, evaluations=100, max_trials=100)
+    assert result.regret[100] == pytest.approx(0.0, abs=1e-12)
+    assert not result.answer_infeasible[100]
+    # every trial was a new, in-budget architecture: trials == black-box evaluations
+    assert result.trials == result.evaluations
+
+
+# -- data and training ---------------------------------------------------------------------
+
+
+def test_mqar_answers_are_the_values_of_the_queried_keys():
+    import torch
+
+    x, y = mqar_batch(50, 4, 6, 8, 5, torch.Generator().manual_seed(0), pair_tokens=False)
+    for row, target in zip(x.tolist(), y.tolist()):
+        pairs = dict(zip(row[0:8:2], row[1:8:2]))
+        assert len(pairs) == 4
+        for q, t in zip(row[8:], target[8:]):
+            assert pairs[q] == t
+        assert all(t == -100 for t in target[:8])
+    x, y = mqar_batch(50, 4, 6, 8, 5, torch.Generator().manual_seed(0))
+    for row, target in zip(x.tolist(), y.tolist()):
+        pairs = {(p - 1) // 5: (p - 1) % 5 for p in row[:4]}
+        for q, t in zip(row[4:], target[4:]):
+            assert t - (1 + 40 + 8) == pairs[q - 1 - 40]
+
+
+def test_digits_training_learns():
+    from attncost.config import AttentionConfig
+
+    m = task_model("digits", ("efficient", "standard"), AttentionConfig(d_model=32, heads=2))
+    r = train(m, "digits", steps=150, batch=64, lr=3e-3, eval_every=75)
+    assert [s for s, _ in r.history] == [75, 150]
+    assert r.accuracy > 0.5  # chance is 0.1
+
+
+def test_divergence_is_a_typed_error():
+    from attncost.config import AttentionConfig
+
+    m = task_model("digits", ("standard",), AttentionConfig(d_model=16, heads=2))
+    with pytest.raises(TrainingDiverged, match="loss became"):
+        train(m, "digits", steps=5, lr=float("inf"), eval_every=5)
+
+
+# -- the study -----------------------------------------------------------------------------
+
+
+def fake_train(accuracy_of, calls):
+    """Stands in for training in-process: accuracy by architecture, reported at 2 steps."""
+    def _train(model, task, *, on_eval=None, seed=0, **kw):
+        arch = tuple(model.layers)
+        calls.append((arch, seed))
+        acc = accuracy_of(arch)
+        if acc != acc:
+            raise TrainingDiverged("loss became nan at step 1 (lr=0.003)")
+        for step, a in ((1, acc * 0.9), (2, acc)):
+            if on_eval:
+                on_eval(step, a)
+        from attncost.tasks import TrainResult
+        return TrainResult(acc, [(1, acc * 0.9), (2, acc)], 0.0, 2, 0)
+    return _train
+
+
+def test_constraints_infeasible_skipping_caching_and_divergence(tmp_path, monkeypatch):
+    calls: list = []
+    accuracy = {"standard": 0.9, "efficient": 0.6, "linformer": float("nan")}
+    monkeypatch.setattr(st, "train", fake_train(lambda a: min(accuracy[v] for v in a)
+                                                if "linformer" not in a else float("nan"),
+                                                calls))
+    spec = load_spec(tiny(tmp_path, budget={"memory": "190KB"},
+                          search={"sampler": "random", "trials": 12},
+                          target={"accuracy": 0.5}))
+    study, _ = st.open_study(spec)
+    for _ in range(2):  # the same architecture twice: trained once
+        study.enqueue_trial({"layer_0": "efficient", "layer_1": "efficient"})
+    logs: list[str] = []
+    summary = st.run_search(spec, log=logs.append)
+    rows = summary["trials"]
+    by_status: dict[str, list] = {}
+    for r in rows:
+        by_status.setdefault(r["status"], []).append(r)
+    # over budget: recorded infeasible, never trained
+    baseline = summary["baseline"]  # trained even over budget, to compare with; infeasible
+    assert baseline["layers"] == ["standard"] * 2 and not baseline["feasible"]
+    for r in by_status.get("over-budget", []):
+        assert r["accuracy"] is None and not r["feasible"] and "memory" in r["reason"]
+        if r["layers"] != baseline["layers"]:
+            assert tuple(r["layers"]) not in {a for a, _ in calls}
+    # identical architectures trained once
+    trained = [a for a, _ in calls]
+    assert len(trained) == len(set(trained))
+    assert [r["trial"] for r in by_status["cached"] if r["layers"] == ["efficient"] * 2] \
+        and by_status["cached"][0]["cached_from"] == 0
+    assert by_status["over-budget"], "the 190 KB budget excludes some architectures"
+    # divergence: failed with its reason, the study went on
+    for r in by_status.get("diverged", []):
+        assert r["state"] == "fail" and "nan" in r["reason"]
+    assert summary["finished_trials"] == 12 + (1 if summary["baseline"] and
+                                               summary["baseline"]["trial"] >= 12 else 0)
+    # the best is feasible: within the budget and meeting the target by accuracy constraint
+    best = summary["best"]
+    if best is not None:
+        assert best["feasible"] and best["accuracy"] >= 0.5
+    study = optuna.load_study(study_name=summary["study"],
+                              storage=st.make_storage(summary["storage"]))
+    for t in study.trials:
+        if t.user_attrs.get("status") in ("trained", "cached"):
+            assert set(t.constraints) == {"memory", "accuracy"}
+
+
+def test_hopeless_trials_are_pruned(tmp_path, monkeypatch):
+    calls: list = []
+    monkeypatch.setattr(st, "train", fake_train(
+        lambda a: 0.95 if a == ("standard", "standard") else 0.2, calls))
+    spec = load_spec(tiny(tmp_path, search={"sampler": "attncost", "trials": 6},
+                          target={"accuracy": 0.9}))
+    study, _ = st.open_study(spec)
+    # two successes first, then everything else is behind them at step 1
+    for arch in (("standard", "standard"), ("standard", "standard")):
+        study.enqueue_trial({"layer_0": arch[0], "layer_1": arch[1]})
+    summary = st.run_search(spec, log=lambda s: None)
+    pruned = [r for r in summary["trials"] if r["status"] == "pruned"]
+    assert pruned and all(r["state"] == "pruned" for r in pruned)
+    assert summary["best"]["layers"] == ["standard", "standard"]
+
+
+def test_target_pruner_needs_successes_before_pruning():
+    pruner = st.make_pruner(0.9)
+    study = optuna.create_study(pruner=pruner)
+    t = study.ask()
+    t.report(0.1, 1)
+    assert not t.should_prune()  # nothing has succeeded yet: no evidence it is hopeless
+
+
+def test_multi_objective_pareto(tmp_path, monkeypatch):
+    acc = {"standard": 0.9, "efficient": 0.7, "linformer": 0.5}
+    monkeypatch.setattr(st, "train", fake_train(lambda a: sum(acc[v] for v in a) / 2, []))
+    spec = load_spec(tiny(tmp_path, search={"objective": "multi", "cost": "params",
+                                            "sampler": "nsga2", "trials": 9}))
+    summary = st.run_search(spec, log=lambda s: None)
+    front = summary["pareto"]
+    assert front
+    for a, b in itertools.combinations(front, 2):  # no point dominates another
+        assert not (a["accuracy"] >= b["accuracy"] and a["params"] <= b["params"] and
+                    (a["accuracy"], a["params"]) != (b["accuracy"], b["params"]))
+
+
+def _search_cmd(spec: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "attncost", "search", str(spec), *extra]
+
+
+def test_cli_bad_spec_is_one_line(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[search]\ntask = 'digits'\n[model]\nlayers = 2\n")
+    r = subprocess.run(_search_cmd(bad), capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        "error: [candidates] variants is required (a list of variant names)"]
+
+
+def test_resume_after_kill_loses_no_finished_trial(tmp_path):
+    """Kill -9 a search mid-run, run it again: every finished trial is still there, the
+    killed trial's architecture is rerun, and the total is what the spec asked for."""
+    spec = tiny(tmp_path, search={"trials": 6, "sampler": "random"},
+                training={"steps": 400, "eval_every": 400})
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(_search_cmd(spec), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, start_new_session=True)
+    deadline = time.time() + 120
+    finished_before = 0
+    journal = tmp_path / "study.journal"
+    while time.time() < deadline:
+        time.sleep(0.5)
+        if journal.exists():
+            s = load_spec(spec)
+            study, _ = st.open_study(s)
+            finished_before = st.counted_trials(study)
+            running = [t for t in study.trials if t.state.name == "RUNNING"]
+            if finished_before >= 2 and running:
+                break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert finished_before >= 2
+    s = load_spec(spec)
+    study, _ = st.open_study(s)
+    kept = {t.number: t.user_attrs.get("accuracy") for t in study.trials
+            if t.user_attrs.get("status") in st.COUNTED}
+    r = subprocess.run(_search_cmd(spec), capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "interrupted trial(s) queued again" in r.stderr
+    study, _ = st.open_study(s)
+    after = {t.number: t.user_attrs.get("accuracy") for t in study.trials}
+    for number, acc in kept.items():
+        assert after[number] == acc
+    assert st.counted_trials(study) >= 6
+
+
+def _check_each_trial_once(spec_path: Path, expected: int) -> None:
+    s = load_spec(spec_path)
+    study, _ = st.open_study(s)
+    numbers = [t.number for t in study.trials]
+    assert sorted(numbers) == list(range(len(numbers)))
+    assert st.counted_trials(study) == expected
+    workers = {t.user_attrs.get("worker") for t in study.trials if t.user_attrs.get("worker")}
+    assert len(workers) == 2, workers  # both processes took trials
+    for t in study.trials:
+        assert t.state.name in ("COMPLETE", "PRUNED", "FAIL")
+
+
+def test_two_workers_share_a_journal(tmp_path):
+    spec = tiny(tmp_path, search={"trials": 8, "sampler": "tpe", "workers": 2},
+                training={"steps": 30, "eval_every": 30})
+    r = subprocess.run(_search_cmd(spec), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    _check_each_trial_once(spec, 8 + ("training the standard-attention baseline" in r.stderr))
+
+
+# -- PostgreSQL: a throwaway server on loopback --------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    bindirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+    if not bindirs or not os.path.exists(os.path.join(bindirs[-1], "initdb")):
+        if os.environ.get("ATTNCOST_REQUIRE_POSTGRES"):
+            pytest.fail("PostgreSQL server binaries not found (.ci/run installs them)")
+        pytest.skip("PostgreSQL server not installed (apt-get install postgresql)")
+    bindir = bindirs[-1]
+    root = tempfile.mkdtemp(prefix="attncost-pg-", dir="/tmp")
+    os.chmod(root, 0o777)
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses root: run the server as the postgres user
+        as_user = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(root, "postgres")
+    port = _free_port()
+    data = os.path.join(root, "data")
+
+    def run(*cmd: str) -> None:
+        subprocess.run([*as_user, *cmd], check=True, capture_output=True, cwd=root)
+
+    run(f"{bindir}/initdb", "-D", data, "-U", "postgres", "--auth=trust")
+    run(f"{bindir}/pg_ctl", "-D", data, "-l", os.path.join(root, "log"), "-w", "-o",
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start")
+    try:
+        run(f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
+            "attncost")
+        yield f"postgresql://postgres@127.0.0.1:{port}/attncost"
+    finally:
+        subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"],
+                       capture_output=True, cwd=root)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_two_workers_share_a_postgresql_study(tmp_path, postgres_url):
+    spec = tiny(tmp_path, search={"trials": 8, "sampler": "tpe", "workers": 2,
+                                  "storage": postgres_url},
+                training={"steps": 30, "eval_every": 30})
+    r = subprocess.run(_search_cmd(spec), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    _check_each_trial_once(spec, 8 + ("training the standard-attention baseline" in r.stderr))
+
+
+def test_cli_search_writes_the_summary(tmp_path):
+    spec = tiny(tmp_path, search={"trials": 3, "sampler": "attncost"})
+    out = tmp_path / "out.json"
+    r = subprocess.run(_search_cmd(spec, "-o", str(out), "--steps", "2"), capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(out.read_text())
+    assert summary["spec"]["steps"] == 2
+    assert summary["baseline"]["layers"] == ["standard", "standard"]
+    assert "baseline" in r.stdout and "measured: 1 seed(s) × 2 steps" in r.stdout.replace("\n", " ")
