@@ -939,6 +939,135 @@ def bench(
     run(runs=runs, configs=configs)
 
 
+plot_app = typer.Typer(help="Figures (PNG or SVG by the output's suffix; headless). Each "
+                            "variant has the same colour-blind-safe colour in every figure.",
+                       no_args_is_help=True)
+app.add_typer(plot_app, name="plot")
+OutFig = Annotated[Path, typer.Option("--output", "-o", help="Figure file, .png or .svg.")]
+
+
+def _plot_config(d_model, heads, seq_len, batch, dtype, k) -> Any:
+    from .config import AttentionConfig
+
+    return AttentionConfig().with_(**_attention_fields(dict(
+        d_model=d_model, heads=heads, seq_len=seq_len, batch=batch, dtype=dtype, k=k)))
+
+
+def _variant_names(variant: list[str] | None, default: str) -> list[str]:
+    from .variants import resolve
+
+    given = ",".join(variant) if variant else default
+    return list(resolve(given))
+
+
+@plot_app.command("curves")
+@friendly
+def plot_curves(
+    variant: VariantOpt = None,
+    metric: Annotated[str, typer.Option(help="Comma-separated: params, flops_fwd, flops_bwd, "
+                                             "activation_bytes, train_peak_bytes, "
+                                             "inference_peak_bytes, kv_cache_bytes_per_token, "
+                                             "bytes_fwd.")] = "params,flops_fwd,train_peak_bytes",
+    axis: Annotated[str, typer.Option(help="seq_len or d_model.")] = "seq_len",
+    values: Annotated[Optional[str], typer.Option(
+        help="Axis values: '64:16384:x2' or '128,256,512'. [default: 64…16384 or 64…1024]")] = None,
+    d_model: DModel = None, heads: Heads = None, seq_len: SeqLen = None, batch: Batch = None,
+    dtype: Dtype = None, k: KOpt = None, layers: Layers = None, device: Device = None,
+    headroom: Headroom = 0.1,
+    output: OutFig = Path("cost-curves.png"),
+) -> None:
+    """Cost against sequence length or width, log axes, a device's memory budget as a line,
+    crossovers with standard attention marked (e.g. where Linformer becomes cheaper)."""
+    from . import plots
+
+    cfg = _plot_config(d_model, heads, seq_len, batch, dtype, k)
+    vals = _parse_values(axis, values)
+    fig = plots.curves(_variant_names(variant, "standard,efficient,super,linformer,mqa"),
+                       [m.strip() for m in metric.split(",")], axis, vals, cfg,
+                       layers=layers or 1, device=device, headroom=headroom)
+    typer.echo(f"wrote {plots.save(fig, output)}")
+
+
+@plot_app.command("breakdown")
+@friendly
+def plot_breakdown(
+    variant: VariantOpt = None, d_model: DModel = None, heads: Heads = None,
+    seq_len: SeqLen = None, batch: Batch = None, dtype: Dtype = None, k: KOpt = None,
+    layers: Layers = None, device: Device = None, headroom: Headroom = 0.1,
+    output: OutFig = Path("memory-breakdown.png"),
+) -> None:
+    """Stacked memory of one training step (weights, gradients, optimizer, activations) and
+    the KV cache of a full context, per variant."""
+    from . import plots
+
+    cfg = _plot_config(d_model, heads, seq_len, batch, dtype, k)
+    fig = plots.memory_breakdown(_variant_names(variant, "all"), cfg, layers=layers or 1,
+                                 device=device, headroom=headroom)
+    typer.echo(f"wrote {plots.save(fig, output)}")
+
+
+@plot_app.command("roofline")
+@friendly
+def plot_roofline(
+    device: Annotated[str, typer.Option(help="A device from `attncost devices`.")] =
+        "jetson-orin-nano-8gb",
+    variant: VariantOpt = None, d_model: DModel = None, heads: Heads = None,
+    seq_len: SeqLen = None, batch: Batch = None, dtype: Dtype = None, k: KOpt = None,
+    layers: Layers = None, mode: ModeOpt = Mode.infer,
+    output: OutFig = Path("roofline.png"),
+) -> None:
+    """A device's roofline with each variant placed on it."""
+    from . import plots
+
+    cfg = _plot_config(d_model, heads, seq_len, batch, dtype, k)
+    fig = plots.roofline(device, _variant_names(variant, "all"), cfg, layers=layers or 1,
+                         mode=mode.value)
+    typer.echo(f"wrote {plots.save(fig, output)}")
+
+
+@plot_app.command("validation")
+@friendly
+def plot_validation(
+    csv_path: Annotated[Path, typer.Argument(help="A CSV from attncost validate.")] =
+        Path("reports/validation-cpu.csv"),
+    output: OutFig = Path("validation.png"),
+) -> None:
+    """Predicted against measured, per metric family, from a validation CSV."""
+    from . import plots
+
+    if not csv_path.is_file():
+        raise AttncostError(f"validation CSV {str(csv_path)!r} not found (run attncost validate)")
+    typer.echo(f"wrote {plots.save(plots.validation(csv_path), output)}")
+
+
+@plot_app.command("search")
+@friendly
+def plot_search(
+    summary: Annotated[Path, typer.Argument(help="A search summary JSON (reports/search/).")],
+    output: OutFig = Path("search.png"),
+) -> None:
+    """A study's accuracy against cost (Pareto front or best, baseline, target) and its
+    optimisation history."""
+    from . import plots
+
+    if not summary.is_file():
+        raise AttncostError(f"search summary {str(summary)!r} not found (run attncost search)")
+    typer.echo(f"wrote {plots.save(plots.search(summary), output)}")
+
+
+@app.command()
+@friendly
+def report(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Report folder.")] = Path("reports"),
+) -> None:
+    """Regenerate the report: comparison tables from the cost model, the figures, and the
+    validation, paper-claims and search results found in the folder."""
+    from . import report as rep
+
+    path = rep.write(out)
+    typer.echo(f"wrote {path}")
+
+
 @app.command()
 @friendly
 def search(
@@ -1030,6 +1159,8 @@ def _print_search(summary: dict[str, Any]) -> None:
     if summary["best"] is None and not summary["pareto"]:
         console.print("no feasible architecture found: every trained candidate missed the "
                       "target or the budget (see the trials in the JSON)")
+    if summary.get("converged"):
+        console.print(f"converged {summary['converged']}")
     states: dict[str, int] = {}
     for r in summary["trials"]:
         states[r["status"]] = states.get(r["status"], 0) + 1

@@ -256,6 +256,7 @@ class CostAwareSearch:
         self.space = space
         self.target = target
         self.chance = chance
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.features = space.feature_index()
         self.threshold = accuracy_logit(target, chance)
@@ -267,7 +268,12 @@ class CostAwareSearch:
             self._budget_cache[arch] = bool(self.space.budget_ok(arch))
         return self._budget_cache[arch]
 
-    def propose(self, observations: Sequence[Observation]) -> tuple[str, ...]:
+    def propose(self, observations: Sequence[Observation],
+                trial_number: int | None = None) -> tuple[str, ...]:
+        """The next architecture to train. ``trial_number`` seeds this proposal's draw, so
+        parallel workers (each with its own sampler) do not all draw the same model."""
+        if trial_number is not None:
+            self.rng = np.random.default_rng([self.seed, trial_number])
         names = self.space.variants
         index = {v: i for i, v in enumerate(names)}
         tried = {o.arch for o in observations}
@@ -280,6 +286,8 @@ class CostAwareSearch:
             model.ys.append(accuracy_logit(o.accuracy, self.chance))
             if o.accuracy >= self.target and self.budget_ok(o.arch):
                 incumbent = min(incumbent, self.space.cost(o.arch))
+        self.incumbent = incumbent
+        self.exhausted = False
         for arch in self.uniform_stacks():
             if arch not in tried and self.space.cost(arch) < incumbent:
                 return arch
@@ -300,7 +308,18 @@ class CostAwareSearch:
                                                                int(last[c]), back))
             if best[c] not in tried and self.budget_ok(best[c]):
                 return best[c]
+        self.exhausted = self._all_cheaper_tried(tried, cheaper)
         return self._explore(tried, [best[c] for c in by_score])
+
+    def _all_cheaper_tried(self, tried: set, cheaper: np.ndarray) -> bool:
+        """Whether every arrangement cheaper than the incumbent has been tried (then the
+        incumbent is the exact optimum among what the budget allows)."""
+        counts = self.space.counts[self.space.layers][cheaper]
+        arrangements = sum(math.factorial(self.space.layers) //
+                           math.prod(math.factorial(int(c)) for c in row) for row in counts)
+        tried_cheaper = sum(1 for a in tried if self.space.cost(a) <
+                            self.incumbent and self.budget_ok(a))
+        return bool(self.space.allowed.all()) and tried_cheaper >= arrangements
 
     def uniform_stacks(self) -> list[tuple[str, ...]]:
         """The one-variant stacks that the budget allows, cheapest first: a first design
@@ -372,7 +391,16 @@ def make_optuna_sampler(space: LayerSpace, target: float, chance: float, seed: i
                     # pruned as hopeless: its last accuracy is the evidence we have
                     acc = t.intermediate_values[max(t.intermediate_values)]
                 obs.append(Observation(arch, acc))
-            arch = self.search.propose(obs)
+            arch = self.search.propose(obs, trial.number)
+            if self.search.exhausted:
+                # every cheaper arrangement has been measured: the best feasible one is the
+                # optimum within the budget; this trial is the last
+                study.set_user_attr("converged", f"at trial {trial.number}: every "
+                                    "arrangement cheaper than the best feasible one is tried")
+                try:
+                    study.stop()
+                except RuntimeError:  # ask-and-tell use (the benchmark): nothing to stop
+                    pass
             return {f"layer_{i}": v for i, v in enumerate(arch)}
 
         def sample_independent(self, study, trial, param_name, param_distribution):

@@ -234,10 +234,25 @@ class Searcher:
                 return t
         return None
 
+    def _wait_for_twin(self, trial, arch: tuple[str, ...], poll_s: float = 1.0) -> None:
+        """Another worker is training the same architecture right now: wait for it, then
+        reuse its result, instead of training it twice."""
+        from optuna.trial import TrialState
+
+        while True:
+            twins = [t for t in trial.study.get_trials(deepcopy=False,
+                                                       states=(TrialState.RUNNING,))
+                     if t.number < trial.number and t.user_attrs.get("layers") == list(arch)
+                     and _alive_worker(t.user_attrs.get("worker", ""))]
+            if not twins:
+                return
+            time.sleep(poll_s)
+
     def _accuracy(self, trial, arch: tuple[str, ...]) -> tuple[list[float], float, int | None]:
         import optuna
 
         s = self.spec
+        self._wait_for_twin(trial, arch)
         hit = self._cached(trial, arch)
         if hit is not None and hit.user_attrs.get("status") == "diverged":
             trial.set_user_attr("status", "diverged")
@@ -277,8 +292,12 @@ class Searcher:
         a = frozen.user_attrs
         layers = ",".join(a.get("layers", []))
         acc = a.get("accuracy")
-        acc_s = (f"acc {acc:.3f}±{a.get('accuracy_spread', 0) / 2:.3f}" if acc is not None
-                 else "not trained")
+        if acc is not None:
+            acc_s = f"acc {acc:.3f}±{a.get('accuracy_spread', 0) / 2:.3f}"
+        elif frozen.intermediate_values:
+            acc_s = "stopped early"
+        else:
+            acc_s = "not trained"
         self.log(f"trial {frozen.number:>3} [{layers}] {frozen.state.name.lower()} "
                  f"({a.get('status', 'interrupted')}) {acc_s} "
                  f"{self.spec.cost_metric} {_fmt_cost(self.spec.cost_metric, a)} "
@@ -333,6 +352,15 @@ def recover_interrupted(study, storage) -> int:
     if queued:
         study.set_user_attr("requeued", sorted(done | set(queued)))
     return len(queued)
+
+
+def _alive_worker(worker: str) -> bool:
+    """Whether a ``host:pid`` worker is alive (a worker on another host is assumed alive;
+    the database's heartbeat fails it if not)."""
+    host, _, pid = worker.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    return _alive(int(pid))
 
 
 def _alive(pid: int) -> bool:
@@ -468,6 +496,7 @@ def summarise(spec: SearchSpec, study, elapsed_s: float | None = None) -> dict[s
         "objective": spec.objective, "cost_metric": metric, "cost_key": key,
         "target_accuracy": spec.target_accuracy, "finished_trials": counted_trials(study),
         "elapsed_s": elapsed_s, "baseline": baseline, "trials": rows,
+        "converged": study.user_attrs.get("converged"),
         "accuracy_source": f"measured: {spec.seeds} seed(s) × {spec.steps} steps of "
                            f"{spec.task} per architecture, validation split"}
     if spec.multi:

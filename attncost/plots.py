@@ -1,0 +1,357 @@
+"""Figures (matplotlib, headless): cost curves with budget lines and crossovers, a memory
+breakdown, a device roofline, validation scatter, and a search's Pareto front and history.
+
+One style for all: :data:`attncost.plotstyle.COLOURS` gives every variant the same
+colour-blind-safe colour in every figure; every axis names its quantity and unit. Each
+function returns a ``matplotlib.figure.Figure``; :func:`save` writes PNG or SVG by suffix.
+Numbers come from the cost model (:mod:`attncost.api`), never from the figures.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from .config import AttentionConfig
+from .errors import ConfigError, unknown
+from .plotstyle import COLOURS
+
+#: Metrics a curve can show, with their axis label.
+CURVE_METRICS = {
+    "params": "parameters",
+    "flops_fwd": "forward FLOPs",
+    "flops_bwd": "backward FLOPs",
+    "activation_bytes": "activations saved for backward (bytes)",
+    "train_peak_bytes": "training-step peak memory (bytes)",
+    "inference_peak_bytes": "inference peak memory (bytes)",
+    "kv_cache_bytes_per_token": "KV cache per token (bytes)",
+    "bytes_fwd": "bytes moved, forward",
+}
+AXES = {"seq_len": "sequence length ℓ (tokens)", "d_model": "model width d_model"}
+FORMATS = (".png", ".svg")
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "axes.grid": True,
+                         "grid.alpha": 0.3, "legend.fontsize": 8, "figure.dpi": 110,
+                         "savefig.bbox": "tight"})
+    return plt
+
+
+def colour(variant: str) -> str:
+    return COLOURS.get(variant, "#555555")
+
+
+def _line_style(variant: str) -> dict[str, Any]:
+    # yellow and light grey need an outline to be seen on white
+    if variant in ("linformer", "kernel-linear"):
+        return {"path_effects": _outline()}
+    return {}
+
+
+def _outline():
+    from matplotlib import patheffects
+
+    return [patheffects.Stroke(linewidth=3.2, foreground="0.35"), patheffects.Normal()]
+
+
+def save(fig, path: str | Path) -> Path:
+    """Write ``fig`` as PNG or SVG (by ``path``'s suffix) and close it."""
+    p = Path(path)
+    if p.suffix.lower() not in FORMATS:
+        raise ConfigError(f"figure file {str(path)!r} must end in .png or .svg")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p, dpi=150 if p.suffix.lower() == ".png" else None)
+    _plt().close(fig)
+    return p
+
+
+def default_values(axis: str, config: AttentionConfig) -> list[int]:
+    if axis == "seq_len":
+        return [2 ** i for i in range(6, 15)]
+    return [64 * i for i in range(1, 17) if (64 * i) % config.heads == 0]
+
+
+def curves(variants: Sequence[str], metrics: Sequence[str] = ("params", "flops_fwd",
+                                                               "train_peak_bytes"),
+           axis: str = "seq_len", values: Sequence[int] | None = None,
+           config: AttentionConfig | None = None, *, layers: int = 1,
+           device: str | None = None, headroom: float = 0.1, baseline: str = "standard"):
+    """One panel per metric, the metric against ``axis`` for each variant (log-log), the
+    device's memory budget (capacity less headroom) as a line on memory panels, and every
+    exact crossover with ``baseline`` along ``seq_len`` marked and labelled."""
+    import numpy as np
+
+    from . import api
+    from .devices import get_device
+
+    plt = _plt()
+    cfg = config or AttentionConfig()
+    if axis not in AXES:
+        raise unknown("plot axis", axis, AXES)
+    for m in metrics:
+        if m not in CURVE_METRICS:
+            raise unknown("plot metric", m, CURVE_METRICS)
+    vals = sorted(set(values or default_values(axis, cfg)))
+    frame = api.sweep(list(variants), {axis: vals}, cfg, layers=layers, metrics=list(metrics))
+    dev = get_device(device) if device else None
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.3 * len(metrics), 3.9),
+                             squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for variant, rows in frame.groupby("variant", sort=False):
+            y = rows[metric].to_numpy()
+            if any(v is None for v in y):
+                continue
+            ax.plot(rows[axis], y.astype(float), marker="o", ms=3, lw=1.6,
+                    color=colour(variant), label=variant, **_line_style(variant))
+        if dev is not None and metric.endswith("peak_bytes"):
+            budget = dev.memory_bytes * (1 - headroom)
+            ax.axhline(budget, color="#D55E00", ls="--", lw=1)
+            ax.annotate(f"{dev.name}: {dev.memory_bytes / 2**30:.0f} GiB − {headroom:.0%}",
+                        (0.98, budget), xycoords=("axes fraction", "data"), ha="right",
+                        va="top", textcoords="offset points", xytext=(0, -3), fontsize=7,
+                        color="#D55E00")
+        if axis == "seq_len" and baseline in set(frame["variant"]):
+            _mark_crossovers(ax, frame, metric, variants, baseline, cfg, vals, layers)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel(AXES[axis])
+        ax.set_ylabel(CURVE_METRICS[metric])
+        ax.set_title(CURVE_METRICS[metric].split(" (")[0])
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False,
+               bbox_to_anchor=(0.5, -0.02))
+    fixed = (f"d_model {cfg.d_model}, {cfg.heads} heads, batch {cfg.batch}" if axis == "seq_len"
+             else f"ℓ {cfg.seq_len}, {cfg.heads} heads, batch {cfg.batch}")
+    fig.suptitle(f"attncost: cost against {AXES[axis].split(' (')[0]} ({fixed}, {layers} layer"
+                 f"{'s' if layers > 1 else ''}, {cfg.dtype})")
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    del np
+    return fig
+
+
+def _mark_crossovers(ax, frame, metric, variants, baseline, cfg, vals, layers) -> None:
+    from . import api
+    from .errors import AttncostError
+
+    lo, hi = min(vals), max(vals)
+    notes = []
+    for variant in variants:
+        if variant == baseline:
+            continue
+        try:
+            found = api.crossover(variant, baseline, metric, cfg, lo=lo, hi=hi, layers=layers)
+        except AttncostError:
+            continue
+        for c in found[:1]:
+            ax.plot([c["at"]], [float(c["a"])], marker="X", ms=8, color=colour(variant),
+                    mec="black", zorder=5)
+            notes.append(f"✕ {variant} {'cheaper' if c['after'] == 'a < b' else 'dearer'} "
+                         f"than {baseline} from ℓ = {c['at']:,}")
+    if notes:
+        ax.text(0.02, 0.98, "\n".join(notes), transform=ax.transAxes, va="top", fontsize=6.5,
+                bbox={"boxstyle": "round", "fc": "white", "ec": "0.7", "alpha": 0.9}, zorder=6)
+
+
+def memory_breakdown(variants: Sequence[str], config: AttentionConfig | None = None, *,
+                     layers: int = 1, device: str | None = None, headroom: float = 0.1):
+    """Stacked bars per variant: weights, gradients, optimizer state and activations saved
+    for backward (what a training step holds), and beside them the KV cache of one full
+    context (batch × ℓ tokens) for inference."""
+    from . import api
+    from .devices import get_device
+
+    plt = _plt()
+    cfg = config or AttentionConfig()
+    parts = [("weight_bytes", "weights", "#0072B2"), ("grad_bytes", "gradients", "#56B4E9"),
+             ("optimizer_bytes", f"optimizer ({cfg.optimizer})", "#009E73"),
+             ("activation_bytes", "saved activations", "#E69F00")]
+    fig, ax = plt.subplots(figsize=(1.1 * len(variants) + 3.2, 4.2))
+    xs = range(len(variants))
+    bottoms = [0.0] * len(variants)
+    ests = [api.estimate(v, cfg, layers=layers) for v in variants]
+    for key, label, col in parts:
+        heights = [float(e.metrics[key] or 0) / 2**20 for e in ests]
+        ax.bar([x - 0.18 for x in xs], heights, 0.36, bottom=bottoms, label=label, color=col)
+        bottoms = [b + h for b, h in zip(bottoms, heights)]
+    kv = [float(e.metrics["kv_cache_bytes_per_token"] or 0) * cfg.seq_len * cfg.batch / 2**20
+          for e in ests]
+    ax.bar([x + 0.18 for x in xs], kv, 0.36, color="#CC79A7", hatch="//",
+           label=f"KV cache, {cfg.batch}×{cfg.seq_len} tokens (inference)")
+    for x, e in zip(xs, ests):
+        if e.metrics["kv_cache_bytes_per_token"] is None:
+            ax.annotate("no KV\ncache", (x + 0.18, 0), textcoords="offset points",
+                        xytext=(0, 3), ha="center", fontsize=6.5)
+    if device:
+        dev = get_device(device)
+        ax.axhline(dev.memory_bytes * (1 - headroom) / 2**20, color="#D55E00", ls="--", lw=1,
+                   label=f"{dev.name} budget")
+    ax.set_xticks(list(xs), list(variants), rotation=20)
+    ax.set_ylabel("memory (MiB)")
+    ax.set_title(f"Memory of one training step and of the KV cache — d_model {cfg.d_model}, "
+                 f"ℓ {cfg.seq_len}, batch {cfg.batch}, {layers} layer"
+                 f"{'s' if layers > 1 else ''}, {cfg.dtype}")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def roofline(device: str, variants: Sequence[str], config: AttentionConfig | None = None, *,
+             layers: int = 1, mode: str = "infer"):
+    """The device's roofline (attainable FLOP/s against arithmetic intensity) with each
+    variant placed at its intensity and its roofline-bound throughput."""
+    import numpy as np
+
+    from . import api
+    from .devices import get_device
+
+    plt = _plt()
+    cfg = config or AttentionConfig()
+    dev = get_device(device)
+    peak, _ = dev.peak(cfg.dtype)
+    if not peak or not dev.bandwidth:
+        raise ConfigError(f"device {device!r} has no peak FLOP/s or bandwidth for {cfg.dtype}")
+    ridge = peak / dev.bandwidth
+    points = []
+    for v in variants:
+        r = api.estimate(v, cfg, layers=layers, device=dev, mode=mode).roofline
+        if r is not None:
+            points.append((v, r))
+    lo = min([ridge] + [r.intensity for _, r in points]) / 8
+    hi = max([ridge] + [r.intensity for _, r in points]) * 8
+    xs = np.geomspace(lo, hi, 200)
+    fig, ax = plt.subplots(figsize=(6.6, 4.4))
+    ax.plot(xs, np.minimum(peak, dev.bandwidth * xs), color="0.2", lw=1.8,
+            label=f"roof: {peak / 1e12:.3g} TFLOP/s, {dev.bandwidth / 1e9:.0f} GB/s")
+    ax.axvline(ridge, color="0.6", ls=":", lw=1)
+    ax.annotate(f"ridge: {ridge:.1f} FLOP/B", (ridge, 0.03), xycoords=("data", "axes fraction"),
+                textcoords="offset points", xytext=(4, 0), fontsize=7, color="0.35")
+    for v, r in points:
+        ax.plot([r.intensity], [r.flops / r.latency_s], marker="o", ms=8, ls="none",
+                color=colour(v), mec="black", label=f"{v} ({r.bound}-bound)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("arithmetic intensity (FLOP per byte moved)")
+    ax.set_ylabel("attainable throughput (FLOP/s)")
+    ax.set_title(f"Roofline of {dev.name}, {mode}: d_model {cfg.d_model}, ℓ {cfg.seq_len}, "
+                 f"batch {cfg.batch}, {cfg.dtype}")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def validation(csv_path: str | Path):
+    """Predicted against measured, from a validation CSV (``attncost validate``)."""
+    import csv
+
+    plt = _plt()
+    rows = list(csv.DictReader(Path(csv_path).open()))
+    if not rows:
+        raise ConfigError(f"{csv_path}: no validation rows")
+    families = [("parameters and FLOPs (exact)", ("params", "flops_fwd_matmul",
+                                                  "flops_bwd_matmul"), "count"),
+                ("memory", ("activation_bytes", "inference_peak_bytes", "train_peak_bytes"),
+                 "bytes"),
+                ("latency (held-out half)", ("latency_fwd_s", "latency_step_s"), "seconds")]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
+    for ax, (title, metrics, unit) in zip(axes, families):
+        for variant in dict.fromkeys(r["variant"] for r in rows):
+            pts = [(float(r["measured"]), float(r["predicted"])) for r in rows
+                   if r["variant"] == variant and r["metric"] in metrics
+                   and "(fit)" not in r["tolerance"] and float(r["measured"]) > 0
+                   and float(r["predicted"]) > 0]
+            if pts:
+                x, y = zip(*pts)
+                ax.scatter(x, y, s=12, alpha=0.75, color=colour(variant), label=variant,
+                           edgecolors="0.3", linewidths=0.3)
+        lo = min(ax.get_xlim()[0], ax.get_ylim()[0])
+        hi = max(ax.get_xlim()[1], ax.get_ylim()[1])
+        ax.plot([lo, hi], [lo, hi], color="0.4", lw=1, ls="--")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(f"measured ({unit})")
+        ax.set_ylabel(f"predicted ({unit})")
+        ax.set_title(title)
+    axes[0].legend(loc="upper left", fontsize=7, ncol=2)
+    fig.suptitle(f"attncost against PyTorch runs ({Path(csv_path).name}); dashed: "
+                 f"predicted = measured")
+    fig.tight_layout()
+    return fig
+
+
+def target_met(trial: dict[str, Any], summary: dict[str, Any]) -> bool:
+    target = summary.get("target_accuracy")
+    return trial["accuracy"] is not None and (target is None or trial["accuracy"] >= target)
+
+
+def search(summary: dict[str, Any] | str | Path):
+    """A search's trials: accuracy against cost (feasible, infeasible, the Pareto front or
+    the best, the baseline, the target), and the best feasible cost found so far per
+    trial."""
+    plt = _plt()
+    if not isinstance(summary, dict):
+        summary = json.loads(Path(summary).read_text())
+    key = summary["cost_key"]
+    unit = {"params": "parameters", "flops": "FLOPs per step", "memory_bytes": "peak memory "
+            "(bytes)", "latency_s": "roofline latency (ms)"}[key]
+    scale = 1e3 if key == "latency_s" else 1.0
+    trials = [t for t in summary["trials"] if t.get(key) is not None]
+    fig, (ax, hx) = plt.subplots(1, 2, figsize=(11.5, 4.3))
+    trained = [t for t in trials if t["accuracy"] is not None]
+    for meets, fill in ((True, "#56B4E9"), (False, "white")):
+        pts = [t for t in trained if (target_met(t, summary)) == meets]
+        if pts:
+            ax.scatter([t[key] * scale for t in pts], [t["accuracy"] for t in pts], s=28,
+                       color=fill, edgecolors="#0072B2", linewidths=0.8, zorder=3,
+                       label="trained, meets target" if meets else "trained, misses target")
+    target = summary.get("target_accuracy")
+    if target is not None:
+        ax.axhline(target, color="#D55E00", ls="--", lw=1, label=f"target {target:.0%}")
+    if summary.get("pareto"):
+        front = sorted(summary["pareto"], key=lambda t: t[key])
+        ax.plot([t[key] * scale for t in front], [t["accuracy"] for t in front], color="black",
+                lw=1.4, marker="D", ms=5, label="Pareto front", zorder=4)
+    if summary.get("best"):
+        b = summary["best"]
+        ax.scatter([b[key] * scale], [b["accuracy"]], marker="*", s=220, color="#E69F00",
+                   edgecolors="black", zorder=5, label="best feasible")
+    if summary.get("baseline"):
+        b = summary["baseline"]
+        ax.scatter([b[key] * scale], [b["accuracy"]], marker="s", s=60, color="black",
+                   zorder=5, label="standard baseline")
+    ax.set_xlabel(unit)
+    ax.set_ylabel("validation accuracy (mean of seeds)")
+    ax.set_title(f"{summary['spec']['name']}: accuracy against {unit.split(' (')[0]}")
+    ax.legend(loc="lower right")
+    # history: best feasible cost so far
+    best, xs, ys = None, [], []
+    for t in sorted(summary["trials"], key=lambda t: t["trial"]):
+        if t.get("feasible") and t.get("accuracy") is not None and t.get(key) is not None \
+                and (target is None or t["accuracy"] >= target):
+            best = t[key] if best is None else min(best, t[key])
+        if best is not None:
+            xs.append(t["trial"])
+            ys.append(best * scale)
+    statuses = {}
+    for t in summary["trials"]:
+        statuses.setdefault(t["status"], []).append(t["trial"])
+    if xs:
+        hx.step(xs, ys, where="post", color="black", lw=1.6,
+                label="best feasible so far")
+    status_colours = {"trained": "#009E73", "cached": "#56B4E9", "over-budget": "#D55E00",
+                      "pruned": "#E69F00", "diverged": "#CC79A7", "interrupted": "0.6"}
+    for status, numbers in statuses.items():
+        hx.scatter(numbers, [min(ys) * 0.995 if ys else 0] * len(numbers), marker="|",
+                   s=120, color=status_colours.get(status, "0.5"), label=status)
+    hx.set_xlabel("trial")
+    hx.set_ylabel(unit)
+    hx.set_title("optimisation history (ticks: each trial's status)")
+    hx.legend(loc="upper right", fontsize=7)
+    fig.tight_layout()
+    return fig
