@@ -232,16 +232,18 @@ def roofline(device: str, variants: Sequence[str], config: AttentionConfig | Non
     ax.axvline(ridge, color="0.6", ls=":", lw=1)
     ax.annotate(f"ridge: {ridge:.1f} FLOP/B", (ridge, 0.03), xycoords=("data", "axes fraction"),
                 textcoords="offset points", xytext=(4, 0), fontsize=7, color="0.35")
-    for v, r in points:
-        ax.plot([r.intensity], [r.flops / r.latency_s], marker="o", ms=8, ls="none",
-                color=colour(v), mec="black", label=f"{v} ({r.bound}-bound)")
+    markers = "osD^vPX<>h"
+    for j, (v, r) in enumerate(points):  # distinct markers: close points stay visible
+        ax.plot([r.intensity], [r.flops / r.latency_s], marker=markers[j % len(markers)],
+                ms=8, ls="none", color=colour(v), mec="black", alpha=0.85,
+                label=f"{v} ({r.bound}-bound)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity (FLOP per byte moved)")
     ax.set_ylabel("attainable throughput (FLOP/s)")
     ax.set_title(f"Roofline of {dev.name}, {mode}: d_model {cfg.d_model}, ℓ {cfg.seq_len}, "
                  f"batch {cfg.batch}, {cfg.dtype}")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left")
     fig.tight_layout()
     return fig
 
