@@ -1221,7 +1221,8 @@ def _search_surrogate(s, fmt: Fmt) -> None:
 @friendly
 def search_bench(
     layers: Annotated[int, typer.Option(help="Layers of the benchmark stack.")] = 12,
-    runs: Annotated[int, typer.Option(help="Seeds per searcher.")] = 3,
+    runs: Annotated[int, typer.Option(help="Black boxes (each a different random "
+                                           "instance), one run of each searcher on each.")] = 3,
     samplers: Annotated[str, typer.Option(help="Comma-separated searchers.")] =
         "attncost,tpe,nsga2,random",
     misspecified: Annotated[bool, typer.Option(
@@ -1242,24 +1243,31 @@ def search_bench(
     for n in names:
         if n not in ("attncost", "tpe", "nsga2", "random"):
             raise AttncostError(f"unknown sampler {n!r}; allowed: attncost, tpe, nsga2, random")
-    problem = bm.make_problem(layers, seed=0, misspecified=misspecified)
-    typer.echo(f"problem: {layers} layers × {len(bm.VARIANTS)} variants, parameter budget "
-               f"{problem.param_budget:,}, target {problem.target}; exact optimum "
-               f"{problem.optimum_cost * 1e3:.4f} ms: {','.join(problem.optimum)}", err=True)
+    # black box 0 was used to choose the sampler's settings: report on others
+    problems = [bm.make_problem(layers, seed=1 + run, misspecified=misspecified)
+                for run in range(runs)]
+    for run, problem in enumerate(problems):
+        typer.echo(f"problem {run + 1}: {layers} layers × {len(bm.VARIANTS)} variants, parameter "
+                   f"budget {problem.param_budget:,}, target {problem.target}; exact optimum "
+                   f"{problem.optimum_cost * 1e3:.4f} ms (standard everywhere: "
+                   f"{problem.space.cost(('standard',) * layers) * 1e3:.4f} ms): "
+                   f"{','.join(problem.optimum)}", err=True)
     results = []
     for name in names:
-        for run in range(runs):
+        for run, problem in enumerate(problems):
             r = bm.run_sampler(problem, name, run)
             typer.echo(f"  {name} seed {run}: regret {r.regret} ({r.trials} trials, "
                        f"{r.seconds:.1f} s)", err=True)
             results.append(r)
     rows = bm.summarise(results)
     if fmt is Fmt.json:
-        typer.echo(json.dumps({"optimum": list(problem.optimum),
-                               "optimum_latency_s": problem.optimum_cost, "rows": rows},
-                              indent=2))
+        typer.echo(json.dumps({"optima": [list(p.optimum) for p in problems],
+                               "optimum_latency_s": [p.optimum_cost for p in problems],
+                               "rows": rows}, indent=2))
         return
-    typer.echo(f"{'sampler':<10}" + "".join(f"{'regret@' + str(k):>22}" for k in bm.CHECKPOINTS)
+    typer.echo("regret = cost of the answer / exact optimum − 1 (mean over black boxes, worst); "
+               "n✗ = answers whose true accuracy misses the target (noise fooled the search)")
+    typer.echo(f"{'sampler':<10}" + "".join(f"{'regret@' + str(k):>28}" for k in bm.CHECKPOINTS)
                + f"{'trials/s':>10}")
     for row in rows:
         cells = []
@@ -1269,7 +1277,7 @@ def search_bench(
                 if worst is not None else f"{mean:.2%} ({row[f'no_answer@{k}']} none)"
             if row[f"infeasible_answer@{k}"]:
                 txt += f" {row[f'infeasible_answer@{k}']}✗"
-            cells.append(f"{txt:>22}")
+            cells.append(f"{txt:>28}")
         typer.echo(f"{row['sampler']:<10}" + "".join(cells) + f"{row['trials_per_s']:>10.1f}")
 
 

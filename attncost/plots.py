@@ -330,7 +330,8 @@ def search(summary: dict[str, Any] | str | Path):
     ax.set_xlabel(unit)
     ax.set_ylabel("validation accuracy (mean of seeds)")
     ax.set_title(f"{summary['spec']['name']}: accuracy against {unit.split(' (')[0]}")
-    ax.legend(loc="lower right")
+    ax.margins(x=0.08, y=0.08)
+    ax.legend(loc="best", framealpha=0.9)
     # history: best feasible cost so far
     best, xs, ys = None, [], []
     for t in sorted(summary["trials"], key=lambda t: t["trial"]):

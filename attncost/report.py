@@ -110,8 +110,7 @@ def fit_table() -> str:
         cells: list[Any] = [v]
         for dev in FIT_DEVICES:
             try:
-                cells.append(api.max_seq_len(v, dev, cfg, layers=12, mode="train",
-                                             hi=1 << 20))
+                cells.append(api.max_seq_len(v, dev, cfg, layers=12, mode="train"))
             except AttncostError as e:
                 cells.append(f"n/a ({str(e)[:40]})")
         rows.append(cells)
@@ -189,7 +188,7 @@ def _search_sections(folder: Path) -> list[tuple[str, str]]:
             f"{d['accuracy_source']}.",
             "",
             _md_table(["", "layers", "accuracy (mean ± ½ spread)", d["cost_metric"],
-                       "within budget"], rows),
+                       "feasible (budget and target)"], rows),
             "",
             f"![{spec['name']}]({FIGURES}/search-{spec['name']}.png)",
         ])

@@ -36,6 +36,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 
+#: Posterior temperature of the Thompson draws (1 = plain Thompson sampling). 0.25, with the
+#: priors of :class:`AccuracyModel`, was chosen on the benchmark's black box number 0; the
+#: regret ``attncost search-bench`` reports is measured on other black boxes (1, 2, 3).
+#: Plain Thompson sampling (1.0, priors 1.5 / 0.5) explored too much: 9.4 % regret after
+#: 100 evaluations on black box 0, against 0 % with these settings.
+TEMPERATURE = 0.25
+
+
 @dataclass
 class LayerSpace:
     """Per-layer variant choices with a cost for every count vector.
@@ -201,8 +209,8 @@ class AccuracyModel:
     """Bayesian linear regression on :class:`Features` (conjugate Gaussian prior)."""
 
     features: Features
-    prior_unary: float = 1.5
-    prior_pair: float = 0.5
+    prior_unary: float = 0.7
+    prior_pair: float = 0.2
     prior_bias: float = 3.0
     noise: float = 0.3
     xs: list[np.ndarray] = field(default_factory=list)
@@ -232,9 +240,12 @@ class AccuracyModel:
         # covariance = prec⁻¹; a draw is mean + L⁻ᵀ z with L = chol(prec)
         return mean, chol_prec
 
-    def draw(self, rng: np.random.Generator, prior_mean_bias: float) -> np.ndarray:
+    def draw(self, rng: np.random.Generator, prior_mean_bias: float,
+             temperature: float = 1.0) -> np.ndarray:
+        """One draw of the weights; ``temperature`` < 1 narrows the draw (less
+        exploration) — a tempered posterior."""
         mean, chol_prec = self.posterior(prior_mean_bias)
-        z = rng.standard_normal(len(mean))
+        z = rng.standard_normal(len(mean)) * math.sqrt(temperature)
         return mean + np.linalg.solve(chol_prec.T, z)
 
     def predict(self, x: np.ndarray, prior_mean_bias: float) -> float:
@@ -257,6 +268,7 @@ class CostAwareSearch:
         self.target = target
         self.chance = chance
         self.seed = seed
+        self.temperature = TEMPERATURE
         self.rng = np.random.default_rng(seed)
         self.features = space.feature_index()
         self.threshold = accuracy_logit(target, chance)
@@ -291,7 +303,7 @@ class CostAwareSearch:
         for arch in self.uniform_stacks():
             if arch not in tried and self.space.cost(arch) < incumbent:
                 return arch
-        w = model.draw(self.rng, prior_mean_bias=self.threshold)
+        w = model.draw(self.rng, prior_mean_bias=self.threshold, temperature=self.temperature)
         bias, unary, pair = self.features.split(w)
         scores, last, back = best_arrangements(self.space, bias, unary, pair)
         costs = self.space.final_costs
