@@ -427,3 +427,29 @@ def test_cli_search_writes_the_summary(tmp_path):
     assert summary["spec"]["steps"] == 2
     assert summary["baseline"]["layers"] == ["standard", "standard"]
     assert "baseline" in r.stdout and "measured: 1 seed(s) × 2 steps" in r.stdout.replace("\n", " ")
+
+
+# -- surrogate -----------------------------------------------------------------------------
+
+
+def test_surrogate_held_out_error_is_measured_on_unseen_runs():
+    from attncost.search import surrogate
+
+    box = bm.make_blackbox(4, seed=3)
+    rng = np.random.default_rng(0)
+    archs = {tuple(rng.choice(bm.VARIANTS, 4)) for _ in range(120)}
+    runs = [(a, box.true_accuracy(a)) for a in sorted(archs)]
+    cv = surrogate.cross_validate(runs, bm.VARIANTS, bm.CHANCE, folds=5)
+    assert cv["runs"] == len(runs) and len(cv["predictions"]) == len(runs)
+    # the black box has the surrogate's form, so held-out error is small but not zero
+    assert 0 < cv["mean_abs_error"] < 0.02
+    # with too few runs it says so
+    with pytest.raises(ValueError, match="at least 3"):
+        surrogate.cross_validate(runs[:2], bm.VARIANTS, bm.CHANCE)
+
+
+def test_cli_surrogate_needs_measured_runs(tmp_path):
+    spec = tiny(tmp_path)
+    r = subprocess.run(_search_cmd(spec, "--surrogate"), capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "the surrogate needs at least 3 trained runs" in r.stderr

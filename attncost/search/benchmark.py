@@ -18,7 +18,7 @@ second. Over-budget and repeated candidates cost no evaluation for any searcher.
 
 This black box has exactly the structure attncost's sampler models (per-position effects and
 adjacent pairs, logit-linear); ``--misspecified`` adds a term the sampler cannot represent
-(a bonus when any two of the last four layers are ``standard``, i.e. a non-adjacent
+(every Linformer layer beyond the first costs accuracy wherever it sits: a whole-stack
 interaction) to show how it does when its model is wrong.
 """
 
@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from itertools import combinations
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -43,6 +42,12 @@ QUALITY = {"standard": 1.0, "mqa": 0.8, "optimised": 0.9, "efficient": 0.35, "su
            "linformer": 0.05}
 CHANCE = 0.1
 CHECKPOINTS = (50, 100, 300)
+
+
+def misspecified_penalty(linformer_layers: int) -> float:
+    """The term the sampler cannot model: every Linformer layer beyond the first costs 0.6
+    logits wherever it is (a whole-stack interaction, not a per-position or adjacent one)."""
+    return 0.6 * max(0, linformer_layers - 1)
 
 
 @dataclass
@@ -64,9 +69,7 @@ class BlackBox:
         z = self.bias + sum(self.unary[i, v] for i, v in enumerate(idx))
         z += sum(self.pair[i, idx[i], idx[i + 1]] for i in range(len(idx) - 1))
         if self.misspecified:
-            tail = arch[-4:]
-            if sum(v == "standard" for v in tail) >= 2:
-                z += 0.8
+            z -= misspecified_penalty(sum(v == "linformer" for v in arch))
         return float(z)
 
     def true_accuracy(self, arch: Sequence[str]) -> float:
@@ -144,41 +147,23 @@ def exact_optimum(space: LayerSpace, box: BlackBox, target: float) -> tuple[str,
     """The cheapest in-budget arrangement whose true accuracy meets ``target``.
 
     Dynamic programming gives every count vector's most accurate arrangement (exact for the
-    unary + adjacent-pair form); count vectors are then scanned in increasing cost. With
-    ``misspecified`` the extra term is handled by enumerating which of the last four layers
-    are standard (the DP runs once per pattern with those layers fixed)."""
+    unary + adjacent-pair form); count vectors are then scanned in increasing cost. The
+    ``misspecified`` term depends only on the count vector, so it is subtracted per count
+    vector and the result stays exact."""
     threshold = math.log((target - CHANCE) / (1 - target))
-    L = space.layers
-    best: tuple[float, tuple[str, ...]] | None = None
-    patterns: list[tuple[frozenset, float]] = [(frozenset(), 0.0)]
-    if box.misspecified:
-        tail = range(max(L - 4, 0), L)
-        patterns = [(frozenset(c), 0.8 if len(c) >= 2 else 0.0)
-                    for r in range(len(tail) + 1) for c in combinations(tail, r)]
-    s = box.variants.index("standard")
-    for fixed, bonus in patterns:
-        unary = box.unary.copy()
-        if box.misspecified:
-            for i in range(max(L - 4, 0), L):
-                if i in fixed:
-                    unary[i, np.arange(len(box.variants)) != s] = -np.inf
-                else:
-                    unary[i, s] = -np.inf
-        scores, last, back = best_arrangements(space, box.bias + bonus, unary, box.pair)
-        ok = (scores >= threshold) & space.final_usage_ok
-        for c in np.argsort(space.final_costs, kind="stable"):
-            if not ok[c]:
-                continue
-            if best is not None and space.final_costs[c] >= best[0]:
-                break
-            arch = tuple(box.variants[v] for v in reconstruct(space, int(c), int(last[c]),
-                                                                back))
-            if space.budget_ok(arch):
-                best = (float(space.final_costs[c]), arch)
-                break
-    if best is None:
-        raise ValueError("no arrangement meets the target within the budget")
-    return best[1]
+    scores, last, back = best_arrangements(space, box.bias, box.unary, box.pair)
+    if box.misspecified:  # the extra term depends on the count vector only: still exact
+        lin = box.variants.index("linformer")
+        scores = scores - np.array([misspecified_penalty(int(c[lin]))
+                                    for c in space.counts[space.layers]])
+    ok = (scores >= threshold) & space.final_usage_ok
+    for c in np.argsort(space.final_costs, kind="stable"):
+        if not ok[c]:
+            continue
+        arch = tuple(box.variants[v] for v in reconstruct(space, int(c), int(last[c]), back))
+        if space.budget_ok(arch):
+            return arch
+    raise ValueError("no arrangement meets the target within the budget")
 
 
 @dataclass
