@@ -185,7 +185,8 @@ def _search_sections(folder: Path) -> list[tuple[str, str]]:
             f"Objective: {d['objective']} ({d['cost_metric']}); target accuracy "
             f"{d['target_accuracy']}; {d['finished_trials']} finished trials "
             f"({', '.join(f'{k} {v}' for k, v in sorted(states.items()))}); "
-            f"{d['accuracy_source']}.",
+            f"{d['accuracy_source']}." +
+            (f" The search converged {d['converged']}." if d.get("converged") else ""),
             "",
             _md_table(["", "layers", "accuracy (mean ± ½ spread)", d["cost_metric"],
                        "feasible (budget and target)"], rows),

@@ -4,7 +4,6 @@ text, tables included)."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path

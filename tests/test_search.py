@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -26,8 +25,8 @@ pytest.importorskip("sklearn")
 
 from attncost.search import benchmark as bm  # noqa: E402
 from attncost.search import study as st  # noqa: E402
-from attncost.search.spec import SpecError, apply_overrides, load_spec, parse_spec  # noqa: E402
-from attncost.tasks import TrainingDiverged, load_data, mqar_batch, task_model, train  # noqa: E402
+from attncost.search.spec import SpecError, apply_overrides, load_spec  # noqa: E402
+from attncost.tasks import TrainingDiverged, mqar_batch, task_model, train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

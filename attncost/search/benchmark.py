@@ -181,7 +181,6 @@ def run_sampler(problem: Problem, sampler_name: str, seed: int,
                 evaluations: int = max(CHECKPOINTS), max_trials: int = 5000) -> RunResult:
     """One searcher on the problem, through a real Optuna study (in memory)."""
     import optuna
-    from optuna.trial import TrialState
 
     from .study import make_sampler
 

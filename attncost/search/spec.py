@@ -22,7 +22,7 @@ Every error names the file's field (``[budget] memory``) and what is allowed.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -350,4 +350,4 @@ def _to_sections(spec: SearchSpec) -> dict[str, Any]:
 
 
 __all__ = ["SearchSpec", "SpecError", "load_spec", "parse_spec", "apply_overrides",
-           "OBJECTIVES", "COSTS", "SAMPLERS", "replace"]
+           "OBJECTIVES", "COSTS", "SAMPLERS"]

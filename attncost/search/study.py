@@ -411,8 +411,6 @@ def run_search(spec: SearchSpec, *, log: Callable[[str], None] | None = None) ->
     (:func:`summarise`)."""
     import multiprocessing
 
-    import torch
-
     searcher = Searcher(spec, **({"log": log} if log else {}))
     if spec.workers > 1 and not is_database_url(storage_for(spec)) and \
             storage_for(spec).endswith((".db", ".sqlite", ".sqlite3")):
@@ -461,7 +459,6 @@ def run_search(spec: SearchSpec, *, log: Callable[[str], None] | None = None) ->
         study.enqueue_trial({f"layer_{i}": "standard" for i in range(spec.layers)},
                             user_attrs={"baseline": True})
         _optimize(study, searcher, 1)
-    del torch
     return summarise(spec, study, elapsed_s=time.perf_counter() - start)
 
 
