@@ -17,6 +17,7 @@ from typing import Any, Sequence
 from .config import AttentionConfig
 
 REPORT = "report.md"
+# Tables cover the shipped variants only (BUILTIN): a variant a user loaded is theirs to add.
 FIGURES = "figures"
 #: The configurations of the comparison tables.
 TABLE_CONFIGS = (
@@ -53,12 +54,12 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def comparison_tables() -> str:
     from . import api
-    from .variants import names
+    from .variants import BUILTIN
 
     out = []
     for label, cfg in TABLE_CONFIGS:
         rows = []
-        for v in names():
+        for v in BUILTIN:
             try:
                 e = api.estimate(v, cfg)
             except Exception as exc:  # a variant that cannot take this configuration
@@ -73,11 +74,11 @@ def comparison_tables() -> str:
 def crossover_table() -> str:
     from . import api
     from .errors import AttncostError
-    from .variants import names
+    from .variants import BUILTIN
 
     cfg = AttentionConfig(d_model=512, heads=8, seq_len=512)
     rows = []
-    for v in names():
+    for v in BUILTIN:
         if v == "standard":
             continue
         cells: list[Any] = [v]
@@ -102,11 +103,11 @@ def crossover_table() -> str:
 def fit_table() -> str:
     from . import api
     from .errors import AttncostError
-    from .variants import names
+    from .variants import BUILTIN
 
     cfg = AttentionConfig(d_model=512, heads=8, seq_len=512, batch=1)
     rows = []
-    for v in names():
+    for v in BUILTIN:
         cells: list[Any] = [v]
         for dev in FIT_DEVICES:
             try:
@@ -286,7 +287,10 @@ def write(folder: str | Path = "reports") -> Path:
     """Regenerate ``folder/report.md`` and its figures."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    figures(folder)
+    made = set(figures(folder))
+    for old in (folder / FIGURES).glob("*"):  # figures of results that are gone
+        if old not in made:
+            old.unlink()
     path = folder / REPORT
     path.write_text(render(folder))
     return path

@@ -302,7 +302,7 @@ def _search_cmd(spec: Path, *extra: str) -> list[str]:
 def test_cli_bad_spec_is_one_line(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[search]\ntask = 'digits'\n[model]\nlayers = 2\n")
-    r = subprocess.run(_search_cmd(bad), capture_output=True, text=True)
+    r = subprocess.run(_search_cmd(bad), capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [
         "error: [candidates] variants is required (a list of variant names)"]
@@ -315,7 +315,7 @@ def test_resume_after_kill_loses_no_finished_trial(tmp_path):
                 training={"steps": 400, "eval_every": 400})
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(_search_cmd(spec), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, start_new_session=True)
+                            text=True, env=env, start_new_session=True, cwd=tmp_path)
     deadline = time.time() + 120
     finished_before = 0
     journal = tmp_path / "study.journal"
@@ -335,7 +335,8 @@ def test_resume_after_kill_loses_no_finished_trial(tmp_path):
     study, _ = st.open_study(s)
     kept = {t.number: t.user_attrs.get("accuracy") for t in study.trials
             if t.user_attrs.get("status") in st.COUNTED}
-    r = subprocess.run(_search_cmd(spec), capture_output=True, text=True, env=env)
+    r = subprocess.run(_search_cmd(spec), capture_output=True, text=True, env=env,
+                       cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "interrupted trial(s) queued again" in r.stderr
     study, _ = st.open_study(s)
@@ -360,7 +361,7 @@ def _check_each_trial_once(spec_path: Path, expected: int) -> None:
 def test_two_workers_share_a_journal(tmp_path):
     spec = tiny(tmp_path, search={"trials": 8, "sampler": "tpe", "workers": 2},
                 training={"steps": 30, "eval_every": 30})
-    r = subprocess.run(_search_cmd(spec), capture_output=True, text=True)
+    r = subprocess.run(_search_cmd(spec), capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     _check_each_trial_once(spec, 8 + ("training the standard-attention baseline" in r.stderr))
 
@@ -411,7 +412,7 @@ def test_two_workers_share_a_postgresql_study(tmp_path, postgres_url):
     spec = tiny(tmp_path, search={"trials": 8, "sampler": "tpe", "workers": 2,
                                   "storage": postgres_url},
                 training={"steps": 30, "eval_every": 30})
-    r = subprocess.run(_search_cmd(spec), capture_output=True, text=True)
+    r = subprocess.run(_search_cmd(spec), capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     _check_each_trial_once(spec, 8 + ("training the standard-attention baseline" in r.stderr))
 
@@ -419,7 +420,8 @@ def test_two_workers_share_a_postgresql_study(tmp_path, postgres_url):
 def test_cli_search_writes_the_summary(tmp_path):
     spec = tiny(tmp_path, search={"trials": 3, "sampler": "attncost"})
     out = tmp_path / "out.json"
-    r = subprocess.run(_search_cmd(spec, "-o", str(out), "--steps", "2"), capture_output=True,
+    r = subprocess.run(_search_cmd(spec, "-o", str(out), "--steps", "2"), cwd=tmp_path,
+                       capture_output=True,
                        text=True)
     assert r.returncode == 0, r.stderr
     summary = json.loads(out.read_text())
@@ -449,6 +451,7 @@ def test_surrogate_held_out_error_is_measured_on_unseen_runs():
 
 def test_cli_surrogate_needs_measured_runs(tmp_path):
     spec = tiny(tmp_path)
-    r = subprocess.run(_search_cmd(spec, "--surrogate"), capture_output=True, text=True)
+    r = subprocess.run(_search_cmd(spec, "--surrogate"), capture_output=True, text=True,
+                       cwd=tmp_path)
     assert r.returncode == 2
     assert "the surrogate needs at least 3 trained runs" in r.stderr

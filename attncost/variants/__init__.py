@@ -89,12 +89,16 @@ def _load_builtins() -> None:
         warnings.warn(f"attncost: could not load a variant entry point: {exc}")
 
 
+#: The variants attncost ships, in display order.
+BUILTIN = ("standard", "optimised", "efficient", "super", "linformer", "linear", "mqa", "gqa",
+           "mla", "kernel-linear")
+
+
 def names() -> list[str]:
     """Registered variant names, built-ins first in a fixed order."""
     _load_builtins()
-    order = ["standard", "optimised", "efficient", "super", "linformer", "linear", "mqa",
-             "gqa", "mla", "kernel-linear"]
-    return [n for n in order if n in REGISTRY] + sorted(n for n in REGISTRY if n not in order)
+    return [n for n in BUILTIN if n in REGISTRY] + sorted(n for n in REGISTRY
+                                                          if n not in BUILTIN)
 
 
 def get(name: str) -> Variant:
