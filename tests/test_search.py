@@ -274,6 +274,24 @@ def test_hopeless_trials_are_pruned(tmp_path, monkeypatch):
     assert summary["best"]["layers"] == ["standard", "standard"]
 
 
+def test_target_pruner_waits_for_its_warm_up_then_prunes_the_hopeless():
+    study = optuna.create_study(pruner=st.make_pruner(0.9, warmup_steps=10))
+    for _ in range(2):  # two successes, at 0.8 by step 5 and 0.9 by step 10
+        t = study.ask()
+        t.report(0.8, 5)
+        t.report(0.9, 10)
+        t.set_user_attr("accuracy", 0.92)
+        study.tell(t, 1.0)
+    t = study.ask()
+    t.report(0.3, 5)
+    assert not t.should_prune()  # far behind, but still warming up
+    t.report(0.3, 10)
+    assert t.should_prune()
+    t2 = study.ask()
+    t2.report(0.89, 10)
+    assert not t2.should_prune()  # within the margin of the slowest success
+
+
 def test_target_pruner_needs_successes_before_pruning():
     pruner = st.make_pruner(0.9)
     study = optuna.create_study(pruner=pruner)
