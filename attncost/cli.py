@@ -1169,51 +1169,21 @@ def _print_search(summary: dict[str, Any]) -> None:
 
 
 def _search_surrogate(s, fmt: Fmt) -> None:
-    from itertools import product
-
-    from .search import study as st
     from .search import surrogate as sg
 
-    study, _ = st.open_study(s)
-    runs = [(tuple(t.user_attrs["layers"]), t.user_attrs["accuracy"]) for t in study.trials
-            if t.user_attrs.get("status") == "trained"]
-    variants = tuple(dict.fromkeys(v for layer in s.choices for v in layer))
-    if len(runs) < 3:
-        raise AttncostError(f"the surrogate needs at least 3 trained runs in study "
-                            f"{study.study_name}; it has {len(runs)}: run the search first")
-    cv = sg.cross_validate(runs, variants, st.chance(s))
-    model = sg.fit(runs, variants, st.chance(s))
-    cost_of = st.cost_function(s)
-    space = 1
-    for c in s.choices:
-        space *= len(c)
-    if space > 200_000:
-        raise AttncostError(f"the surrogate ranks by enumeration; {space:,} candidates is "
-                            f"too many (at most 200,000)")
-    ranked = []
-    for arch in product(*s.choices):
-        cost = cost_of(arch)
-        if not cost.fits:
-            continue
-        ranked.append({"layers": list(arch), "surrogate_accuracy": model.predict(arch),
-                       "cost": cost.value(s.cost_metric)})
-    target = s.target_accuracy or 0.0
-    ok = sorted((r for r in ranked if r["surrogate_accuracy"] >= target),
-                key=lambda r: r["cost"])
-    out = {"label": "SURROGATE (predicted, not measured)", "study": study.study_name,
-           "cross_validation": {k: v for k, v in cv.items() if k != "predictions"},
-           "predicted_best": ok[:5]}
+    out = sg.what_if(s)
     if fmt is Fmt.json:
         typer.echo(json.dumps(out, indent=2))
         return
-    typer.echo(f"SURROGATE fitted to {cv['runs']} measured runs of {study.study_name}: "
+    cv = out["cross_validation"]
+    typer.echo(f"SURROGATE fitted to {cv['runs']} measured runs of {out['study']}: "
                f"held-out ({cv['folds']}-fold) absolute error mean "
                f"{cv['mean_abs_error']:.4f}, median {cv['median_abs_error']:.4f}, max "
                f"{cv['max_abs_error']:.4f} (accuracy)")
-    for r in ok[:5]:
-        typer.echo(f"  predicted {r['surrogate_accuracy']:.4f}  {s.cost_metric} "
+    for r in out["predicted_best"]:
+        typer.echo(f"  predicted {r['surrogate_accuracy']:.4f}  {out['cost_metric']} "
                    f"{r['cost']:.6g}  {','.join(r['layers'])}")
-    if not ok:
+    if not out["predicted_best"]:
         typer.echo("  no candidate is predicted to meet the target")
 
 

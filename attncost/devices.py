@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, unknown
+from .files import read_toml
 from .units import parse_bytes
 
 
@@ -68,13 +69,7 @@ _user: dict[str, Device] = {}
 
 def load_devices_file(path: str | Path) -> list[str]:
     """Add the devices of a TOML file (same format as ``data/devices.toml``); returns names."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"devices file {str(path)!r} does not exist")
-    try:
-        table = tomllib.loads(p.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"devices file {str(path)!r} is not valid TOML: {exc}") from None
+    table = read_toml(path, "devices file")
     for name, spec in table.items():
         _user[name] = _from_table(name, spec, str(path))
     return list(table)

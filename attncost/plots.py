@@ -86,8 +86,6 @@ def curves(variants: Sequence[str], metrics: Sequence[str] = ("params", "flops_f
     """One panel per metric, the metric against ``axis`` for each variant (log-log), the
     device's memory budget (capacity less headroom) as a line on memory panels, and every
     exact crossover with ``baseline`` along ``seq_len`` marked and labelled."""
-    import numpy as np
-
     from . import api
     from .devices import get_device
 
@@ -132,7 +130,6 @@ def curves(variants: Sequence[str], metrics: Sequence[str] = ("params", "flops_f
     fig.suptitle(f"attncost: cost against {AXES[axis].split(' (')[0]} ({fixed}, {layers} layer"
                  f"{'s' if layers > 1 else ''}, {cfg.dtype})")
     fig.tight_layout(rect=(0, 0.07, 1, 1))
-    del np
     return fig
 
 
@@ -248,25 +245,31 @@ def roofline(device: str, variants: Sequence[str], config: AttentionConfig | Non
     return fig
 
 
-def validation(csv_path: str | Path):
-    """Predicted against measured, from a validation CSV (``attncost validate``)."""
+def validation(source: str | Path | Sequence[dict[str, Any]]):
+    """Predicted against measured, from a validation CSV (``attncost validate``) or its rows
+    (dicts with the CSV's columns)."""
     import csv
 
+    from .validate import LATENCY, MEMORY
+
     plt = _plt()
-    rows = list(csv.DictReader(Path(csv_path).open()))
+    if isinstance(source, (str, Path)):
+        rows = list(csv.DictReader(Path(source).open()))
+        label = Path(source).name
+    else:
+        rows, label = [dict(r) for r in source], "this run"
     if not rows:
-        raise ConfigError(f"{csv_path}: no validation rows")
+        raise ConfigError(f"{label}: no validation rows")
     families = [("parameters and FLOPs (exact)", ("params", "flops_fwd_matmul",
                                                   "flops_bwd_matmul"), "count"),
-                ("memory", ("activation_bytes", "inference_peak_bytes", "train_peak_bytes"),
-                 "bytes"),
-                ("latency (held-out half)", ("latency_fwd_s", "latency_step_s"), "seconds")]
+                ("memory", ("activation_bytes",) + MEMORY, "bytes"),
+                ("latency (held-out half)", LATENCY, "seconds")]
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
     for ax, (title, metrics, unit) in zip(axes, families):
         for variant in dict.fromkeys(r["variant"] for r in rows):
             pts = [(float(r["measured"]), float(r["predicted"])) for r in rows
                    if r["variant"] == variant and r["metric"] in metrics
-                   and "(fit)" not in r["tolerance"] and float(r["measured"]) > 0
+                   and "(fit)" not in str(r["tolerance"]) and float(r["measured"]) > 0
                    and float(r["predicted"]) > 0]
             if pts:
                 x, y = zip(*pts)
@@ -281,7 +284,7 @@ def validation(csv_path: str | Path):
         ax.set_ylabel(f"predicted ({unit})")
         ax.set_title(title)
     axes[0].legend(loc="upper left", fontsize=7, ncol=2)
-    fig.suptitle(f"attncost against PyTorch runs ({Path(csv_path).name}); dashed: "
+    fig.suptitle(f"attncost against PyTorch runs ({label}); dashed: "
                  f"predicted = measured")
     fig.tight_layout()
     return fig

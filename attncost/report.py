@@ -54,6 +54,7 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def comparison_tables() -> str:
     from . import api
+    from .errors import AttncostError
     from .variants import BUILTIN
 
     out = []
@@ -62,7 +63,7 @@ def comparison_tables() -> str:
         for v in BUILTIN:
             try:
                 e = api.estimate(v, cfg)
-            except Exception as exc:  # a variant that cannot take this configuration
+            except AttncostError as exc:  # a variant that cannot take this configuration
                 rows.append([v] + [f"n/a ({type(exc).__name__})"] * len(TABLE_METRICS))
                 continue
             rows.append([v] + [e.metrics[m] for m, _ in TABLE_METRICS])

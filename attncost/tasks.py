@@ -40,20 +40,30 @@ class TaskSpec:
 
     name: str
     description: str
-    seq_len: Callable[[dict[str, Any]], int]
-    chance: Callable[[dict[str, Any]], float]
+    seq_len_fn: Callable[[dict[str, Any]], int]  # of resolved options
+    chance_fn: Callable[[dict[str, Any]], float]  # of resolved options
     defaults: dict[str, Any] = field(default_factory=dict)
+
+    def options(self, given: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The task's options: its defaults with ``given`` over them."""
+        return {**self.defaults, **(given or {})}
+
+    def seq_len(self, given: dict[str, Any] | None = None) -> int:
+        return self.seq_len_fn(self.options(given))
+
+    def chance(self, given: dict[str, Any] | None = None) -> float:
+        """Accuracy of guessing uniformly."""
+        return self.chance_fn(self.options(given))
 
 
 def _digits_seq_len(opts: dict[str, Any]) -> int:
-    patch = opts.get("patch_size", 2)
+    patch = opts["patch_size"]
     if 8 % patch:
         raise ConfigError(f"digits patch_size must divide 8 (1, 2, 4 or 8), got {patch!r}")
     return (8 // patch) ** 2
 
 
-def _mqar_seq_len(opts: dict[str, Any]) -> int:
-    o = {**TASKS["mqar"].defaults, **opts}
+def _mqar_seq_len(o: dict[str, Any]) -> int:
     return (1 if o["pair_tokens"] else 2) * o["pairs"] + o["queries"]
 
 
@@ -61,7 +71,7 @@ TASKS: dict[str, TaskSpec] = {
     "digits": TaskSpec("digits", "scikit-learn 8×8 digits as 2×2 patch tokens, 10 classes",
                        _digits_seq_len, lambda o: 0.1, {"patch_size": 2}),
     "mqar": TaskSpec("mqar", "multi-query associative recall (Zoology, Arora et al. 2023)",
-                     _mqar_seq_len, lambda o: 1.0 / {**TASKS["mqar"].defaults, **o}["values"],
+                     _mqar_seq_len, lambda o: 1.0 / o["values"],
                      {"pairs": 16, "queries": 16, "keys": 32, "values": 16,
                       "train_examples": 20000, "val_examples": 1000, "pair_tokens": 1}),
 }
@@ -78,8 +88,8 @@ def task_model(task: str, layers: tuple[str, ...], attention: AttentionConfig,
     """The :class:`ModelConfig` that ``task`` trains: its input and head around the
     skeleton (``attention`` carries d_model, heads, batch; seq_len comes from the task)."""
     spec = get_task(task)
-    opts = {**spec.defaults, **(options or {})}
-    seq_len = spec.seq_len(opts)
+    opts = spec.options(options)
+    seq_len = spec.seq_len_fn(opts)
     attn = attention.with_(seq_len=seq_len, max_seq_len=seq_len, causal=False)
     base = dict(layers=tuple(layers), attention=attn, pre_norm=True, final_norm=True)
     base.update(model_fields)
@@ -146,17 +156,16 @@ def mqar_batch(n: int, pairs: int, queries: int, keys: int, values: int, generat
     return inputs, targets
 
 
-def mqar_vocab(opts: dict[str, Any]) -> int:
-    o = {**TASKS["mqar"].defaults, **opts}
+def mqar_vocab(o: dict[str, Any]) -> int:
+    """Token ids used by MQAR with resolved options ``o`` (0 is padding)."""
     if o["pair_tokens"]:
         return 1 + o["keys"] * o["values"] + o["keys"] + o["values"]
     return 1 + o["keys"] + o["values"]
 
 
-def _mqar_data(opts: dict[str, Any], seed: int):
+def _mqar_data(o: dict[str, Any], seed: int):
     import torch
 
-    o = {**TASKS["mqar"].defaults, **opts}
     shape = (o["pairs"], o["queries"], o["keys"], o["values"])
     pt = bool(o["pair_tokens"])
     train = mqar_batch(o["train_examples"], *shape, torch.Generator().manual_seed(1000 + seed),
@@ -168,8 +177,7 @@ def _mqar_data(opts: dict[str, Any], seed: int):
 
 def load_data(task: str, options: dict[str, Any] | None = None, seed: int = 0):
     """(train inputs, train targets, validation inputs, validation targets) as tensors."""
-    get_task(task)
-    opts = {**TASKS[task].defaults, **(options or {})}
+    opts = get_task(task).options(options)
     return _digits_data(opts, seed) if task == "digits" else _mqar_data(opts, seed)
 
 

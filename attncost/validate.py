@@ -395,43 +395,11 @@ def summarise(rows: list[Row]) -> dict[str, Any]:
 
 
 def plot(rows: list[Row], path: Path) -> None:
-    """Predicted against measured, one panel per metric family, log axes."""
-    import matplotlib
+    """Predicted against measured, one panel per metric family, log axes
+    (:func:`attncost.plots.validation`, the same figure as ``attncost plot validation``)."""
+    from . import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullFormatter
-
-    families = [("Parameters & FLOPs (exact)", ("params", "flops_fwd_matmul", "flops_bwd_matmul")),
-                ("Memory, bytes", ("activation_bytes",) + MEMORY),
-                ("Latency, s (held-out)", LATENCY)]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.6))
-    colours = plt.get_cmap("tab10")
-    for ax, (title, metrics) in zip(axes, families):
-        for j, metric in enumerate(metrics):
-            pts = [(r.measured, r.predicted) for r in rows if r.metric == metric
-                   and r.measured > 0 and r.predicted > 0 and "(fit)" not in r.tolerance]
-            if not pts:
-                continue
-            xs, ys = zip(*pts)
-            ax.scatter(xs, ys, s=14, alpha=0.7, color=colours(j), label=metric)
-        lo, hi = ax.get_xlim()
-        lo = min(lo, ax.get_ylim()[0])
-        hi = max(hi, ax.get_ylim()[1])
-        ax.plot([lo, hi], [lo, hi], color="0.4", lw=1, ls="--", label="predicted = measured")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        for axis in (ax.xaxis, ax.yaxis):
-            axis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel("measured")
-        ax.set_ylabel("predicted")
-        ax.set_title(title)
-        ax.legend(fontsize=7, loc="upper left")
-    fig.suptitle("attncost: cost model vs PyTorch runs")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    plots.save(plots.validation([asdict(r) for r in rows]), path)
 
 
 def iter_rows(rows: list[Row]) -> Iterator[dict[str, Any]]:

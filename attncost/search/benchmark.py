@@ -24,6 +24,7 @@ interaction) to show how it does when its model is wrong.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ import numpy as np
 from ..config import AttentionConfig
 from ..model import ModelConfig
 from .sampler import LayerSpace, best_arrangements, reconstruct
-from .space import cached, candidate_cost, layer_space
+from .space import candidate_cost, layer_space
 
 VARIANTS = ("standard", "mqa", "optimised", "efficient", "super", "linformer")
 #: How well each variant does the lookup (logit units per unit of position weight).
@@ -128,7 +129,7 @@ def make_problem(layers: int = 12, seed: int = 0, target: float = 0.95,
     ``budget_fraction`` × the all-standard blocks' parameters; the exact optimum."""
     model, where = skeleton(layers)
     choices = (VARIANTS,) * layers
-    raw = cached(lambda arch: candidate_cost(model.with_(layers=arch), memory_budget=None,
+    raw = functools.cache(lambda arch: candidate_cost(model.with_(layers=arch), memory_budget=None,
                                              latency_budget_s=None, **where))
     params_space = layer_space(choices, "params", raw)
     blocks = layers * params_space.cost_per_variant["standard"]

@@ -82,15 +82,17 @@ class LayerSpace:
         return out
 
     @cached_property
+    def row_index(self) -> list[dict[tuple[int, ...], int]]:
+        """row_index[i][count vector] → its row in counts[i]."""
+        return [{tuple(row): j for j, row in enumerate(rows)} for rows in self.counts]
+
+    @cached_property
     def transitions(self) -> list[np.ndarray]:
         """transitions[i][c, v]: the index in counts[i+1] of counts[i][c] plus one layer v."""
-        V = len(self.variants)
-        out = []
-        for i in range(self.layers):
-            index = {tuple(row): j for j, row in enumerate(self.counts[i + 1])}
-            out.append(np.array([[index[tuple(row + np.eye(V, dtype=np.int64)[v])]
-                                  for v in range(V)] for row in self.counts[i]]))
-        return out
+        unit = np.eye(len(self.variants), dtype=np.int64)
+        return [np.array([[self.row_index[i + 1][tuple(row + unit[v])]
+                           for v in range(len(self.variants))] for row in self.counts[i]])
+                for i in range(self.layers)]
 
     @cached_property
     def final_costs(self) -> np.ndarray:
@@ -151,7 +153,6 @@ def best_arrangements(space: LayerSpace, bias: float, unary: np.ndarray,
     L, V = space.layers, len(space.variants)
     neg = -np.inf
     unary = np.where(space.allowed, unary, neg)
-    score = np.full((1, V), neg)
     # layer 0: from the empty count vector
     first = np.full((len(space.counts[1]), V), neg)
     for v in range(V):
@@ -184,17 +185,10 @@ def reconstruct(space: LayerSpace, final_index: int, last: int, back: list) -> t
         row = space.counts[i + 1][c] - np.eye(len(space.variants), dtype=np.int64)[v]
         if i > 0:
             prev_v = back[i - 1][c, v]
-        c = _row_index(space, i, row)
+        c = space.row_index[i][tuple(row)]
         if i > 0:
             v = prev_v
     return tuple(arch)
-
-
-def _row_index(space: LayerSpace, i: int, row: np.ndarray) -> int:
-    cache = space.__dict__.setdefault("_row_index", {})
-    if i not in cache:
-        cache[i] = {tuple(r): j for j, r in enumerate(space.counts[i])}
-    return cache[i][tuple(row)]
 
 
 def accuracy_logit(acc: float, chance: float) -> float:
@@ -248,9 +242,9 @@ class AccuracyModel:
         z = rng.standard_normal(len(mean)) * math.sqrt(temperature)
         return mean + np.linalg.solve(chol_prec.T, z)
 
-    def predict(self, x: np.ndarray, prior_mean_bias: float) -> float:
-        mean, _ = self.posterior(prior_mean_bias)
-        return float(x @ mean)
+    def mean(self, prior_mean_bias: float) -> np.ndarray:
+        """The posterior mean of the weights."""
+        return self.posterior(prior_mean_bias)[0]
 
 
 @dataclass
@@ -363,7 +357,6 @@ def make_optuna_sampler(space: LayerSpace, target: float, chance: float, seed: i
     """An Optuna ``BaseSampler`` that proposes all ``layer_<i>`` parameters at once with
     :class:`CostAwareSearch`. ``accuracy_of(frozen_trial)`` reads a trial's measured accuracy
     (default: the ``accuracy`` user attribute)."""
-    import optuna
     from optuna.distributions import CategoricalDistribution
     from optuna.samplers import BaseSampler, RandomSampler
     from optuna.trial import TrialState
@@ -419,5 +412,4 @@ def make_optuna_sampler(space: LayerSpace, target: float, chance: float, seed: i
             return self._fallback.sample_independent(study, trial, param_name,
                                                      param_distribution)
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     return CostAwareSampler()

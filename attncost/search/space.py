@@ -9,7 +9,6 @@ plans with, and checks on the way that they really are additive.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Callable
 
 from ..api import estimate_model
@@ -106,7 +105,3 @@ def layer_space(choices: tuple[tuple[str, ...], ...], metric: str,
                 f"{metric} is not additive over layers for {mixed} ({exact} vs {predicted}); "
                 f"use --sampler tpe for this search")
     return space
-
-
-def cached(fn: Callable[[tuple[str, ...]], CandidateCost]):
-    return lru_cache(maxsize=None)(fn)

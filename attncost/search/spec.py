@@ -21,7 +21,6 @@ Every error names the file's field (``[budget] memory``) and what is allowed.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,9 @@ from typing import Any
 from ..config import AttentionConfig
 from ..devices import get_device
 from ..errors import AttncostError
-from ..tasks import TASKS
+from ..files import read_toml
+from ..model import model_graph
+from ..tasks import TASKS, task_model
 from ..units import parse_bytes
 from ..variants import names as variant_names
 
@@ -105,7 +106,7 @@ class SearchSpec:
     def attention(self, options: bool = True) -> AttentionConfig:
         """The skeleton's attention at the task's sequence length (``options``: with the
         candidates' linformer_k and kv_heads)."""
-        seq_len = TASKS[self.task].seq_len({**TASKS[self.task].defaults, **self.task_options})
+        seq_len = TASKS[self.task].seq_len(self.task_options)
         extra = dict(k=self.linformer_k, kv_heads=self.kv_heads) if options else {}
         return AttentionConfig(d_model=self.d_model, heads=self.heads, batch=self.batch,
                                dtype=self.dtype, seq_len=seq_len, **extra)
@@ -267,9 +268,6 @@ def parse_spec(data: dict[str, Any], source: str = "<spec>") -> SearchSpec:
 def _check_buildable(spec: SearchSpec) -> None:
     """Build every candidate variant once on the spec's skeleton, so a bad dimension is
     reported now, naming the spec, rather than as a failed trial later."""
-    from ..tasks import task_model
-    from ..model import model_graph
-
     try:
         spec.attention(options=False)
     except AttncostError as e:
@@ -289,14 +287,7 @@ def _check_buildable(spec: SearchSpec) -> None:
 
 def load_spec(path: str | Path, **overrides: Any) -> SearchSpec:
     """Read a spec file; ``overrides`` (``trials=5``, ``storage=…``) replace its fields."""
-    p = Path(path)
-    if not p.is_file():
-        raise SpecError(f"search spec {str(path)!r} not found")
-    try:
-        data = tomllib.loads(p.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise SpecError(f"{p}: not valid TOML: {e}") from None
-    spec = parse_spec(data, str(p))
+    spec = parse_spec(read_toml(path, "search spec", SpecError), str(path))
     return apply_overrides(spec, **overrides)
 
 

@@ -15,9 +15,9 @@ over-budget | diverged | pruned), ``accuracy`` (mean over seeds), ``accuracy_spr
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-import math
 import os
 import socket
 import sys
@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 from ..errors import AttncostError
 from ..tasks import TASKS, TrainingDiverged, load_data, task_model, train
-from .space import CandidateCost, cached, candidate_cost, layer_space
+from .space import CandidateCost, candidate_cost, layer_space
 from .spec import SearchSpec
 
 #: Where a study lives when the spec names no storage.
@@ -101,7 +101,7 @@ def cost_function(spec: SearchSpec) -> Callable[[tuple[str, ...]], CandidateCost
                               headroom=spec.headroom, memory_budget=spec.memory_bytes,
                               latency_budget_s=(spec.latency_ms / 1e3 if spec.latency_ms
                                                 else None))
-    return cached(cost_of)
+    return functools.cache(cost_of)
 
 
 def chance(spec: SearchSpec) -> float:
@@ -469,6 +469,14 @@ def run_search(spec: SearchSpec, *, log: Callable[[str], None] | None = None) ->
 # -- results -------------------------------------------------------------------------------
 
 
+def _feasible(spec: SearchSpec, t) -> bool:
+    """Single-objective: every constraint (budget, accuracy) met. Multi-objective: trained,
+    i.e. within the budget (over-budget candidates are pruned untrained)."""
+    if spec.multi:
+        return t.user_attrs.get("status") in ("trained", "cached")
+    return bool(t.constraints) and all(v <= 0 for v in t.constraints.values())
+
+
 def _row(spec: SearchSpec, t) -> dict[str, Any]:
     a = t.user_attrs
     return {"trial": t.number, "layers": a.get("layers"), "state": t.state.name.lower(),
@@ -476,8 +484,7 @@ def _row(spec: SearchSpec, t) -> dict[str, Any]:
             "accuracy_spread": a.get("accuracy_spread"), "accuracies": a.get("accuracies"),
             "params": a.get("params"), "flops": a.get("flops"),
             "memory_bytes": a.get("memory_bytes"), "latency_s": a.get("latency_s"),
-            "feasible": bool(t.constraints) and all(v <= 0 for v in t.constraints.values())
-            if not spec.multi else a.get("status") in ("trained", "cached"),
+            "feasible": _feasible(spec, t),
             "meets_target": (a.get("accuracy") is not None and spec.target_accuracy is not None
                              and a["accuracy"] >= spec.target_accuracy),
             "reason": a.get("reason"), "cached_from": a.get("cached_from"),
@@ -514,11 +521,5 @@ def summarise(spec: SearchSpec, study, elapsed_s: float | None = None) -> dict[s
 def write_summary(summary: dict[str, Any], path: str | Path) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
+    p.write_text(json.dumps(summary, indent=2) + "\n")
     return p
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, float) and math.isnan(o):
-        return None
-    raise TypeError(type(o).__name__)

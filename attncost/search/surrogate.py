@@ -22,14 +22,13 @@ from .sampler import AccuracyModel, Features, accuracy_logit
 @dataclass
 class Surrogate:
     variants: tuple[str, ...]
-    layers: int
     chance: float
-    model: AccuracyModel
-    prior_bias: float
+    features: Features
+    weights: np.ndarray  # the posterior mean, computed once by :func:`fit`
 
     def predict(self, arch: Sequence[str]) -> float:
         idx = [self.variants.index(v) for v in arch]
-        z = self.model.predict(self.model.features.of(idx), self.prior_bias)
+        z = float(self.features.of(idx) @ self.weights)
         return self.chance + (1 - self.chance) / (1 + math.exp(-z))
 
 
@@ -44,7 +43,7 @@ def fit(runs: Sequence[tuple[Sequence[str], float]], variants: Sequence[str], ch
     for arch, acc in runs:
         model.xs.append(feats.of([list(variants).index(v) for v in arch]))
         model.ys.append(accuracy_logit(acc, chance))
-    return Surrogate(tuple(variants), layers, chance, model, prior_bias)
+    return Surrogate(tuple(variants), chance, feats, model.mean(prior_bias))
 
 
 def cross_validate(runs: Sequence[tuple[Sequence[str], float]], variants: Sequence[str],
@@ -69,3 +68,45 @@ def cross_validate(runs: Sequence[tuple[Sequence[str], float]], variants: Sequen
     return {"runs": len(runs), "folds": folds, "mean_abs_error": float(errs.mean()),
             "median_abs_error": float(np.median(errs)), "max_abs_error": float(errs.max()),
             "predictions": preds}
+
+
+#: The most candidates :func:`what_if` ranks (it enumerates them).
+MAX_CANDIDATES = 200_000
+
+
+def what_if(spec, top: int = 5) -> dict[str, Any]:
+    """Fit the surrogate to the trained runs of ``spec``'s study, measure its held-out error
+    and rank every in-budget candidate by predicted accuracy: the cheapest predicted to meet
+    the target. Labelled SURROGATE throughout."""
+    from itertools import product
+
+    from ..errors import AttncostError
+    from . import study as st
+
+    study, _ = st.open_study(spec)
+    runs = [(tuple(t.user_attrs["layers"]), t.user_attrs["accuracy"]) for t in study.trials
+            if t.user_attrs.get("status") == "trained"]
+    if len(runs) < 3:
+        raise AttncostError(f"the surrogate needs at least 3 trained runs in study "
+                            f"{study.study_name}; it has {len(runs)}: run the search first")
+    size = math.prod(len(c) for c in spec.choices)
+    if size > MAX_CANDIDATES:
+        raise AttncostError(f"the surrogate ranks by enumeration; {size:,} candidates is "
+                            f"too many (at most {MAX_CANDIDATES:,})")
+    variants = tuple(dict.fromkeys(v for layer in spec.choices for v in layer))
+    chance = st.chance(spec)
+    cv = cross_validate(runs, variants, chance)
+    model = fit(runs, variants, chance)
+    cost_of = st.cost_function(spec)
+    target = spec.target_accuracy or 0.0
+    ranked = []
+    for arch in product(*spec.choices):
+        cost = cost_of(arch)
+        if cost.fits and (acc := model.predict(arch)) >= target:
+            ranked.append({"layers": list(arch), "surrogate_accuracy": acc,
+                           "cost": cost.value(spec.cost_metric)})
+    ranked.sort(key=lambda r: r["cost"])
+    return {"label": "SURROGATE (predicted, not measured)", "study": study.study_name,
+            "cost_metric": spec.cost_metric,
+            "cross_validation": {k: v for k, v in cv.items() if k != "predictions"},
+            "predicted_best": ranked[:top]}
