@@ -5,8 +5,10 @@
 >>> e.metrics["params"]          # 2·512² + 512² (W_A is seq_len × seq_len)
 786432
 
-Functions return dataclasses (:class:`Estimate`) or pandas DataFrames (``compare``, ``sweep``);
-pandas, numpy and sympy are imported only by the functions that need them.
+Every rule lives here or below (defaults, clamps, ratios, budgets); the command line only
+parses, calls one of these functions and renders the result. Functions return dataclasses
+(:class:`Estimate`, :class:`FitRow`) or pandas DataFrames (``to_frame``, ``sweep``); pandas,
+numpy and sympy are imported only by the functions that need them.
 """
 
 from __future__ import annotations
@@ -16,12 +18,22 @@ from typing import Any, Iterable, Sequence
 
 from . import variants as _variants
 from .budget import FitResult, Roofline, check_mode, fit, max_fitting, required_bytes, roofline
-from .config import DIM_FIELDS, SYMBOL_NAMES, AttentionConfig, _default_kv_heads
-from .costs import (METRICS, OpCost, Precision, derive, formulas, layer_graph,
-                    numeric_function, prepare, resolve_peak)
+from .config import (DIM_FIELDS, SYMBOL_NAMES, AttentionConfig, ModelConfig, preset,
+                     resolve_dims)
+from .costs import OpCost, Precision, derive, formulas, numeric_function, prepare, resolve_peak
 from .devices import Device, get_device
-from .errors import ConfigError, UnsupportedError, unknown
-from .model import ModelConfig, model_graph, preset
+from .errors import AttncostError, ConfigError, UnsupportedError, unknown
+from .graphs import check_layers, layer_graph, model_graph
+from .metrics import METRICS, headline
+from .metrics import get as get_metric
+
+FLOPS_CONVENTION = (
+    "FLOPs = 2 x multiply-accumulates for matmuls (as torch's FlopCounterMode); other ops by the "
+    "per-element counts in attncost.ops; causal: flops_fwd counts the full rectangle as PyTorch "
+    "executes it, flops_fwd_useful only the unmasked pairs")
+
+#: The most sequence lengths :func:`crossover` evaluates at once (≈ 100 MB per metric array).
+MAX_CROSSOVER_LENGTHS = 10_000_000
 
 
 @dataclass
@@ -40,8 +52,14 @@ class Estimate:
     roofline: Roofline | None = None
     calibrated_latency_s: float | None = None
 
+    @property
+    def attention_inputs(self) -> dict[str, Any]:
+        """The attention configuration echoed in ``inputs`` (of a layer or of a model)."""
+        return self.inputs.get("attention", self.inputs)
+
     def to_dict(self, breakdown: bool = False) -> dict[str, Any]:
-        """The stable JSON contract (see README, "JSON output")."""
+        """The stable JSON contract (see README, "JSON output"): every metric of
+        :data:`~attncost.metrics.METRICS` is a top-level field."""
         out: dict[str, Any] = {"variant": self.variant, "title": self.title,
                                "source": self.source, "inputs": self.inputs}
         out.update({k: self.metrics.get(k) for k in METRICS})
@@ -55,11 +73,22 @@ class Estimate:
             out["ops"] = [vars(op) for op in self.ops]
         return out
 
-
-FLOPS_CONVENTION = (
-    "FLOPs = 2 x multiply-accumulates for matmuls (as torch's FlopCounterMode); other ops by the "
-    "per-element counts in attncost.ops; causal: flops_fwd counts the full rectangle as PyTorch "
-    "executes it, flops_fwd_useful only the unmasked pairs")
+    def to_row(self) -> dict[str, Any]:
+        """One flat CSV row: the variant, its sizes, every metric, fit and latency."""
+        row: dict[str, Any] = {"variant": self.variant}
+        attn = self.attention_inputs
+        for k in ("d_model", "heads", "d_head", "seq_len", "batch", "kv_heads", "k",
+                  "max_seq_len", "dtype", "causal", "bias", "impl"):
+            row[k] = attn.get(k)
+        layers = self.inputs.get("layers", 1)
+        row["layers"] = len(layers) if isinstance(layers, list) else layers
+        row.update({k: self.metrics.get(k) for k in METRICS})
+        if self.fit:
+            row["fits"] = self.fit.fits
+            row["required_bytes"] = self.fit.required_bytes
+        if self.roofline:
+            row["latency_s"] = self.roofline.latency_s
+        return row
 
 
 def _config(config: AttentionConfig | None, fields_: dict[str, Any]) -> AttentionConfig:
@@ -67,7 +96,8 @@ def _config(config: AttentionConfig | None, fields_: dict[str, Any]) -> Attentio
     return base.with_(**fields_) if fields_ else base
 
 
-def _resolve_device(device: Device | str | None) -> Device | None:
+def resolve_device(device: Device | str | None) -> Device | None:
+    """A :class:`Device`, from itself or its catalogue name (None stays None)."""
     if device is None or isinstance(device, Device):
         return device
     return get_device(device)
@@ -96,26 +126,94 @@ def estimate(variant: str = "standard", config: AttentionConfig | None = None, *
     (``d_model=512, heads=8, seq_len=1024, causal=True, dtype='bf16'``...)."""
     cfg = _config(config, fields)
     v = _variants.get(variant)
-    graph = layer_graph(variant, cfg, layers)
+    graph = layer_graph(v.name, cfg, layers)
     inputs = {**cfg.as_dict(), "layers": layers}
     if not v.impl_matters:
         inputs["impl"] = "n/a"
-    return _finish(variant, v.title, v.source, inputs, graph, Precision.of(cfg),
-                   _resolve_device(device), mode, headroom, decode_tokens, efficiency)
+    return _finish(v.name, v.title, v.source, inputs, graph, Precision.of(cfg),
+                   resolve_device(device), mode, headroom, decode_tokens, efficiency)
+
+
+def model_config(model: ModelConfig | str, **overrides: Any) -> ModelConfig:
+    """A :class:`ModelConfig` from itself or a preset name, with field overrides (model or
+    attention fields; ``layers`` a number of blocks or a list of variants; ``variant`` every
+    block's)."""
+    if isinstance(model, str):
+        return preset(model, **overrides)
+    if not isinstance(model, ModelConfig):
+        raise ConfigError(f"model must be a ModelConfig or a preset name, got {model!r}")
+    return model.with_(**overrides) if overrides else model
 
 
 def estimate_model(model: ModelConfig | str, *, device: Device | str | None = None,
                    mode: str = "train", headroom: float = 0.1, decode_tokens: int = 0,
                    efficiency: float = 1.0, **overrides: Any) -> Estimate:
-    """Every metric of a whole model (a :class:`ModelConfig` or a preset name)."""
-    m = preset(model, **overrides) if isinstance(model, str) else (
-        model.with_(**overrides) if overrides else model)
+    """Every metric of a whole model (a :class:`ModelConfig` or a preset name);
+    ``overrides`` as :func:`model_config` takes them (``layers=24``, ``seq_len=256``...)."""
+    m = model_config(model, **overrides)
+    for name in dict.fromkeys(m.layers):
+        _variants.get(name)
     graph = model_graph(m)
     variant = "+".join(dict.fromkeys(m.layers))
-    inputs = m.as_dict()
     return _finish(variant, f"model {m.name} ({len(m.layers)} layers: {variant})",
-                   m.source or "user model", inputs, graph, Precision.of(m.attention),
-                   _resolve_device(device), mode, headroom, decode_tokens, efficiency)
+                   m.source or "user model", m.as_dict(), graph, Precision.of(m.attention),
+                   resolve_device(device), mode, headroom, decode_tokens, efficiency)
+
+
+@dataclass
+class Comparison:
+    """Estimates of several variants under one configuration, and those left out (with the
+    reason each could not run it)."""
+
+    estimates: list[Estimate]
+    left_out: dict[str, str] = field(default_factory=dict)
+
+    def ratios(self, baseline: str = "standard", metrics: Sequence[str] | None = None,
+               ) -> dict[str, dict[str, float | None]]:
+        """Per variant, ``metric / baseline's metric`` for ``metrics`` (the headline ones by
+        default); None where either is undefined or the baseline's is 0."""
+        base = next((e for e in self.estimates if e.variant == baseline), None)
+        if base is None:
+            raise UnknownBaseline(baseline, [e.variant for e in self.estimates])
+        out: dict[str, dict[str, float | None]] = {}
+        for e in self.estimates:
+            row = {}
+            for m in metrics or headline():
+                v, b = e.metrics.get(m), base.metrics.get(m)
+                row[m] = None if v is None or not b else v / b
+            out[e.variant] = row
+        return out
+
+
+class UnknownBaseline(AttncostError):
+    def __init__(self, baseline: str, present: list[str]) -> None:
+        super().__init__(f"baseline {baseline!r} is not among the compared variants; "
+                         f"allowed: {', '.join(present)}")
+
+
+def compare_variants(variants: str | Sequence[str] = "all",
+                     config: AttentionConfig | None = None, *, layers: int = 1,
+                     device: Device | str | None = None, mode: str = "train",
+                     headroom: float = 0.1, decode_tokens: int = 0, **fields: Any
+                     ) -> Comparison:
+    """:class:`Comparison` of ``variants``: those that cannot run the configuration (e.g.
+    Linformer with ``causal``) are left out with their reason; if none can, the error names
+    each variant's reason."""
+    names = _variants.resolve(variants)
+    cfg = _config(config, fields)
+    out = Comparison([])
+    for name in names:
+        try:
+            out.estimates.append(estimate(name, cfg, layers=layers, device=device, mode=mode,
+                                          headroom=headroom, decode_tokens=decode_tokens))
+        except (UnsupportedError, ConfigError) as exc:
+            if len(names) == 1:
+                raise
+            out.left_out[name] = str(exc)
+    if not out.estimates:
+        reasons = "; ".join(f"{n}: {r}" for n, r in out.left_out.items())
+        raise UnsupportedError(f"no variant supports this configuration ({reasons})")
+    return out
 
 
 def compare(variants: str | Sequence[str] = "all", config: AttentionConfig | None = None, *,
@@ -123,38 +221,29 @@ def compare(variants: str | Sequence[str] = "all", config: AttentionConfig | Non
             headroom: float = 0.1, decode_tokens: int = 0, skip_unsupported: bool = True,
             **fields: Any) -> list[Estimate]:
     """Estimates of several variants under one configuration. With ``skip_unsupported``
-    variants that cannot run it (e.g. Linformer with ``causal``) are left out."""
-    names = _variants.resolve(variants)
-    out = []
-    for name in names:
-        try:
-            out.append(estimate(name, config, layers=layers, device=device, mode=mode,
-                                headroom=headroom, decode_tokens=decode_tokens, **fields))
-        except (UnsupportedError, ConfigError):
-            if not skip_unsupported or len(names) == 1:
-                raise
-    if not out:
-        raise UnsupportedError("no variant supports this configuration")
-    return out
+    variants that cannot run it (e.g. Linformer with ``causal``) are left out
+    (:func:`compare_variants` also says which and why)."""
+    result = compare_variants(variants, config, layers=layers, device=device, mode=mode,
+                              headroom=headroom, decode_tokens=decode_tokens, **fields)
+    if result.left_out and not skip_unsupported:
+        name, reason = next(iter(result.left_out.items()))
+        raise UnsupportedError(f"{name}: {reason}")
+    return result.estimates
 
 
 def to_frame(estimates: Iterable[Estimate], baseline: str | None = "standard"):
-    """A pandas DataFrame, one row per estimate; ``<metric>_ratio`` columns against
-    ``baseline`` when it is among them."""
+    """A pandas DataFrame, one row per estimate; ``<metric>_ratio`` columns of the headline
+    metrics against ``baseline`` when it is among them."""
     import pandas as pd
 
-    rows = []
-    for e in estimates:
-        row = {"variant": e.variant}
-        row.update({k: e.metrics.get(k) for k in METRICS})
-        rows.append(row)
-    df = pd.DataFrame(rows).set_index("variant")
+    estimates = list(estimates)
+    df = pd.DataFrame([{"variant": e.variant, **{k: e.metrics.get(k) for k in METRICS}}
+                       for e in estimates]).set_index("variant")
     if baseline and baseline in df.index:
-        for k in ("params", "flops_fwd", "flops_bwd", "activation_bytes",
-                  "inference_peak_bytes", "train_peak_bytes", "kv_cache_bytes_per_token"):
-            base = df.at[baseline, k]
-            if base is not None and base == base and base != 0:
-                df[f"{k}_ratio"] = [None if v is None or v != v else v / base for v in df[k]]
+        ratios = Comparison(estimates).ratios(baseline)
+        for m in headline():
+            if any(r[m] is not None for r in ratios.values()):
+                df[f"{m}_ratio"] = [ratios[v][m] for v in df.index]
     return df
 
 
@@ -162,16 +251,19 @@ def formula(variant: str, metric: str, config: AttentionConfig | None = None, *,
             layers: int = 1, substitute_defaults: bool = True, **fields: Any) -> Any:
     """The sympy expression of ``metric`` for ``variant`` (options from ``config``).
 
-    With ``substitute_defaults``, dimensions the configuration leaves at their defaults are
-    written in terms of the others (d_h = d_m/h, L = ℓ) so formulas read as in the papers.
+    Formulas are in symbols: the sizes given only say which dimensions stay free. With
+    ``substitute_defaults``, dimensions left at their defaults are written in terms of the
+    others (d_h = d_m/h, L = ℓ) so formulas read as in the papers; giving ``d_head`` or
+    ``max_seq_len`` (any value) keeps d_h or L a symbol of its own.
     """
     import sympy
 
+    get_metric(metric)
+    if "max_seq_len" in fields and "seq_len" not in fields and config is None:
+        fields["seq_len"] = min(AttentionConfig().seq_len, fields["max_seq_len"])
     cfg = _config(config, fields)
-    if metric not in METRICS:
-        raise unknown("metric", metric, METRICS)
-    _variants.get(variant)
-    exprs = formulas(variant, cfg.options(), Precision.of(cfg), layers)
+    check_layers(layers)
+    exprs = formulas(_variants.get(variant).name, cfg.options(), Precision.of(cfg), layers)
     expr = exprs[metric]
     if expr is None:
         return None
@@ -189,62 +281,55 @@ def formula(variant: str, metric: str, config: AttentionConfig | None = None, *,
 
 # -- vectorised sweeps ----------------------------------------------------------------------
 
+#: Above this, default sizes (up to 12 × d_head) could overflow int64: resolve exactly.
+_EXACT_ABOVE = 2**58
+
 
 def dims_arrays(config: AttentionConfig, grid: dict[str, Sequence[int]]) -> dict[str, Any]:
-    """The cartesian product of ``grid`` (dimension -> values) as flat int64 arrays of every
-    dimension, defaults resolved as :meth:`AttentionConfig.dims` resolves them."""
+    """The cartesian product of ``grid`` (dimension -> values) as flat arrays of every
+    dimension, defaults resolved by the same rules as :meth:`AttentionConfig.dims`
+    (:func:`~attncost.config.resolve_dims`): int64, or exact Python ints (object arrays) for
+    sizes where int64 could overflow."""
     import numpy as np
 
     for name in grid:
         if name not in DIM_FIELDS:
             raise unknown("sweep dimension", name, DIM_FIELDS)
-    names = list(grid)
-    axes = []
-    for n in names:
-        a = np.asarray(list(grid[n]), dtype=np.int64)
-        if a.ndim != 1 or a.size == 0 or (a <= 0).any():
-            raise ConfigError(f"sweep values for {n} must be positive integers, got {grid[n]!r}")
-        axes.append(a)
-    mesh = np.meshgrid(*axes, indexing="ij") if axes else []
-    cols = {n: m.ravel() for n, m in zip(names, mesh)}
+    axes = [_sweep_axis(n, grid[n]) for n in grid]
+    exact = any(int(a.max()) >= _EXACT_ABOVE for a in axes) or any(
+        getattr(config, n) is not None and getattr(config, n) >= _EXACT_ABOVE
+        for n in DIM_FIELDS)
+    dtype = object if exact else np.int64
+    mesh = np.meshgrid(*(a.astype(dtype) for a in axes), indexing="ij") if axes else []
     size = mesh[0].size if mesh else 1
-
-    def col(name: str, default: Any = None) -> Any:
-        """The swept values, else the configuration's value, else ``default()``."""
-        if name in cols:
-            return cols[name]
-        value = getattr(config, name)
-        if value is not None:
-            return np.full(size, value, dtype=np.int64)
-        return default()
-
-    out: dict[str, Any] = {}
-    for n in ("batch", "seq_len", "d_model", "heads"):
-        out[n] = col(n)
-    if "d_head" in cols or config.d_head is not None:
-        out["d_head"] = col("d_head")
-    else:
-        bad = out["d_model"] % out["heads"] != 0
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise ConfigError(f"heads={out['heads'][i]} does not divide "
-                              f"d_model={out['d_model'][i]} in the sweep; set d_head or "
-                              f"choose dividing values")
-        out["d_head"] = out["d_model"] // out["heads"]
-    out["max_seq_len"] = col("max_seq_len", lambda: out["seq_len"].copy())
+    given: dict[str, Any] = {n: m.ravel() for n, m in zip(grid, mesh)}
+    for n in DIM_FIELDS:
+        if n not in given and getattr(config, n) is not None:
+            given[n] = np.full(size, getattr(config, n), dtype=dtype)
+    if "d_head" not in given and (given["d_model"] % given["heads"] != 0).any():
+        i = int(np.argmax(given["d_model"] % given["heads"] != 0))
+        raise ConfigError(f"heads={given['heads'][i]} does not divide "
+                          f"d_model={given['d_model'][i]} in the sweep; set d_head or "
+                          f"choose dividing values")
+    out = resolve_dims(given)
     if (out["seq_len"] > out["max_seq_len"]).any():
         raise ConfigError("seq_len exceeds max_seq_len somewhere in the sweep")
-    out["k"] = col("k", lambda: np.maximum(1, out["max_seq_len"] // 4))
     if (out["k"] > out["max_seq_len"]).any():
         raise ConfigError("Linformer's k exceeds the sequence length somewhere in the sweep")
-    default_g = np.vectorize(_default_kv_heads, otypes=[np.int64])
-    out["kv_heads"] = col("kv_heads", lambda: default_g(out["heads"]))
     if (out["heads"] % out["kv_heads"] != 0).any():
         raise ConfigError("kv_heads must divide heads everywhere in the sweep")
-    out["kv_latent"] = col("kv_latent", lambda: 4 * out["d_head"])
-    out["q_latent"] = col("q_latent", lambda: 12 * out["d_head"])
-    out["rope_dim"] = col("rope_dim", lambda: np.maximum(1, out["d_head"] // 2))
-    return {n: np.broadcast_to(out[n], (size,)) for n in DIM_FIELDS}
+    return {n: np.broadcast_to(np.asarray(out[n], dtype=dtype), (size,)) for n in DIM_FIELDS}
+
+
+def _sweep_axis(name: str, values: Sequence[int]) -> Any:
+    """One dimension's sweep values: positive integers (never silently truncated)."""
+    import numpy as np
+
+    vals = list(values) if not isinstance(values, (str, bytes)) else [values]
+    if not vals or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0
+                       for v in vals):
+        raise ConfigError(f"sweep values for {name} must be positive integers, got {values!r}")
+    return np.asarray([int(v) for v in vals], dtype=object if max(vals) >= 2**62 else np.int64)
 
 
 def evaluate(variant: str, dims: dict[str, Any], config: AttentionConfig | None = None, *,
@@ -256,11 +341,9 @@ def evaluate(variant: str, dims: dict[str, Any], config: AttentionConfig | None 
     opts = cfg.options()
     if opts.causal and not v.supports_causal:
         v.build(cfg.dims(), opts)  # raises the standard UnsupportedError
-    wanted = tuple(metrics or METRICS)
-    for m in wanted:
-        if m not in METRICS:
-            raise unknown("metric", m, METRICS)
-    fn = numeric_function(variant, opts, Precision.of(cfg), layers, wanted)
+    wanted = tuple(get_metric(m).name for m in (metrics or METRICS))
+    check_layers(layers)
+    fn = numeric_function(v.name, opts, Precision.of(cfg), layers, wanted)
     return dict(zip(wanted, fn.evaluate(prepare(dims))))
 
 
@@ -273,13 +356,16 @@ def sweep(variants: str | Sequence[str], grid: dict[str, Sequence[int]],
 
     cfg = _config(config, fields)
     dims = dims_arrays(cfg, grid)
+    names = _variants.resolve(variants)
     frames = []
-    for name in _variants.resolve(variants):
+    reasons = []
+    for name in names:
         try:
             values = evaluate(name, dims, cfg, layers=layers, metrics=metrics)
-        except UnsupportedError:
-            if isinstance(variants, str) and variants != "all" and "," not in variants:
+        except UnsupportedError as exc:
+            if len(names) == 1:
                 raise
+            reasons.append(f"{name}: {exc}")
             continue
         data = {"variant": np.full(len(dims["batch"]), name, dtype=object)}
         data.update({n: np.asarray(dims[n]) for n in DIM_FIELDS})
@@ -287,22 +373,22 @@ def sweep(variants: str | Sequence[str], grid: dict[str, Sequence[int]],
             data[m] = vals if vals is not None else np.full(len(dims["batch"]), None)
         frames.append(pd.DataFrame(data))
     if not frames:
-        raise UnsupportedError("no variant supports this configuration")
+        raise UnsupportedError(f"no variant supports this configuration ({'; '.join(reasons)})")
     return pd.concat(frames, ignore_index=True)
 
 
 # -- budget questions -----------------------------------------------------------------------
 
 
-def _required_for(variant_or_model: str | ModelConfig, cfg: AttentionConfig, layers: int,
-                  mode: str, decode_tokens: int):
+def _required_for(target: str | ModelConfig, cfg: AttentionConfig, layers: int, mode: str,
+                  decode_tokens: int):
     def required(**change: Any) -> int:
-        if isinstance(variant_or_model, ModelConfig):
-            m = variant_or_model.with_(**change)
+        if isinstance(target, ModelConfig):
+            m = target.with_(**change)
             metrics = derive(model_graph(m), Precision.of(m.attention)).metrics
         else:
             c = cfg.with_(**change)
-            metrics = derive(layer_graph(variant_or_model, c, layers), Precision.of(c)).metrics
+            metrics = derive(layer_graph(target, c, layers), Precision.of(c)).metrics
         metrics = {k: resolve_peak(v) for k, v in metrics.items()}
         return required_bytes(metrics, mode, decode_tokens)
 
@@ -313,11 +399,10 @@ def max_batch(variant: str | ModelConfig, device: Device | str, config: Attentio
               *, layers: int = 1, mode: str = "train", headroom: float = 0.1,
               decode_tokens: int = 0, **fields: Any) -> int | None:
     """The largest batch that fits (None if batch 1 does not)."""
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     cfg = variant.attention if isinstance(variant, ModelConfig) else _config(config, fields)
     req = _required_for(variant, cfg, layers, mode, decode_tokens)
-    budget = int(dev.memory_bytes * (1 - headroom))
-    return max_fitting(lambda n: req(batch=n), budget)
+    return max_fitting(lambda n: req(batch=n), dev.budget(headroom))
 
 
 def max_seq_len(variant: str | ModelConfig, device: Device | str,
@@ -326,7 +411,7 @@ def max_seq_len(variant: str | ModelConfig, device: Device | str,
     """The largest sequence length that fits (None if length 1 does not). Variants built
     for a length (Super, Linformer) are rebuilt for each length unless ``max_seq_len`` is
     set; Linformer's k must then be given (it cannot exceed the length)."""
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     if isinstance(variant, ModelConfig):
         if variant.is_vision:
             raise ConfigError("a vision model's sequence length is set by its image and patch "
@@ -338,28 +423,102 @@ def max_seq_len(variant: str | ModelConfig, device: Device | str,
         hi = cfg.max_seq_len or (1 << 40)
     lo = max(1, cfg.k or 1)
     req = _required_for(variant, cfg, layers, mode, decode_tokens)
-    budget = int(dev.memory_bytes * (1 - headroom))
-    return max_fitting(lambda n: req(seq_len=n), budget, lo=lo, hi_limit=hi)
+    return max_fitting(lambda n: req(seq_len=n), dev.budget(headroom), lo=lo, hi_limit=hi)
+
+
+@dataclass
+class FitRow:
+    """Whether one variant (or model) fits a device, and the largest batch and length."""
+
+    variant: str
+    fits: bool
+    required_bytes: int
+    budget_bytes: int
+    max_batch: int | None
+    max_seq_len: int | None
+    latency_s: float | None
+    bound: str | None
+    notes: list[str] = field(default_factory=list)
+
+
+def fit_table(variants: str | Sequence[str] | None, device: Device | str,
+              config: AttentionConfig | None = None, *, preset_name: str | None = None,
+              model_overrides: dict[str, Any] | None = None, layers: int | None = None,
+              mode: str = "train", headroom: float = 0.1, decode_tokens: int = 0,
+              **fields: Any) -> list[FitRow]:
+    """:class:`FitRow` of each variant (``layers`` of it), or of a preset model
+    (``preset_name`` with attention ``fields`` and ``model_overrides``; one variant for every
+    block)."""
+    dev = resolve_device(device)
+    kw = dict(mode=mode, headroom=headroom, decode_tokens=decode_tokens)
+    stacked = 1 if layers is None else layers
+    if preset_name:
+        m = preset_model(preset_name, variants, layers, {**fields, **(model_overrides or {})})
+        targets: list[tuple[Any, Estimate]] = [(m, estimate_model(m, device=dev, **kw))]
+        cfg = m.attention
+    else:
+        cfg = _config(config, fields)
+        targets = [(e.variant, e) for e in compare(variants or ["standard"], cfg,
+                                                   layers=stacked, device=dev, **kw)]
+    rows = []
+    for target, est in targets:
+        size_kw = dict(layers=stacked, **kw)
+        notes = list(est.notes)
+        try:
+            longest = max_seq_len(target, dev, cfg, **size_kw)
+        except AttncostError as exc:
+            longest = None
+            notes.append(f"max seq_len: {exc}")
+        rows.append(FitRow(est.variant, est.fit.fits, est.fit.required_bytes,
+                           est.fit.budget_bytes, max_batch(target, dev, cfg, **size_kw),
+                           longest, est.roofline.latency_s if est.roofline else None,
+                           est.roofline.bound if est.roofline else None, notes))
+    return rows
+
+
+def preset_model(name: str, variants: str | Sequence[str] | None, layers: int | None,
+                 overrides: dict[str, Any]) -> ModelConfig:
+    """A preset with one ``variants`` name for every block, ``layers`` blocks and field
+    ``overrides`` (the command line's ``--preset`` with ``-v``, ``--layers`` and flags)."""
+    over = dict(overrides)
+    if layers is not None:
+        over["layers"] = layers
+    if variants:
+        names = _variants.resolve(variants)
+        if len(names) != 1:
+            raise AttncostError("with a preset, give one variant for every layer")
+        over["variant"] = names[0]
+    return preset(name, **over)
 
 
 def crossover(variant_a: str, variant_b: str, metric: str = "flops_fwd",
               config: AttentionConfig | None = None, *, lo: int = 1, hi: int = 65536,
               layers: int = 1, **fields: Any) -> list[dict[str, Any]]:
-    """Sequence lengths in [lo, hi] where ``metric`` of a and b swap order (exact)."""
+    """Sequence lengths in [lo, hi] where ``metric`` of a and b swap order (exact). The
+    range starts no lower than Linformer's k (the length cannot be shorter)."""
     import numpy as np
 
     from .budget import crossovers
 
-    cfg = _config(config, fields)
-    if metric not in METRICS:
-        raise unknown("metric", metric, METRICS)
+    get_metric(metric)
+    for name, v in (("lo", lo), ("hi", hi)):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ConfigError(f"{name}={v!r} must be an integer")
     if not 1 <= lo < hi:
         raise ConfigError(f"range lo={lo}, hi={hi} must satisfy 1 <= lo < hi")
-    lo = max(lo, cfg.k or 1)
-    grid_cfg = cfg.with_(seq_len=max(lo, cfg.k or 1))
-    dims = dims_arrays(grid_cfg, {"seq_len": np.arange(lo, hi + 1)})
-    a = evaluate(variant_a, dims, grid_cfg, layers=layers, metrics=[metric])[metric]
-    b = evaluate(variant_b, dims, grid_cfg, layers=layers, metrics=[metric])[metric]
+    if hi - lo + 1 > MAX_CROSSOVER_LENGTHS:
+        raise ConfigError(f"range lo={lo:,}, hi={hi:,} spans {hi - lo + 1:,} lengths; at most "
+                          f"{MAX_CROSSOVER_LENGTHS:,} are evaluated at once: narrow it")
+    k = fields.get("k") or (config.k if config else None)
+    lo = max(lo, k or 1)
+    if "seq_len" not in fields:
+        fields["seq_len"] = lo
+    cfg = _config(config, fields)
+    if lo > hi:
+        raise ConfigError(f"k={k} exceeds hi={hi}: no sequence length in range")
+    dims = dims_arrays(cfg, {"seq_len": np.arange(lo, hi + 1)})
+    a = evaluate(variant_a, dims, cfg, layers=layers, metrics=[metric])[metric]
+    b = evaluate(variant_b, dims, cfg, layers=layers, metrics=[metric])[metric]
     if a is None or b is None:
         raise UnsupportedError(f"{metric} is not defined for one of {variant_a}, {variant_b}")
     return crossovers(a, b, dims["seq_len"])

@@ -2,10 +2,13 @@
 
 1. Cold-process time of ``attncost estimate --d-model 512 --variant super`` (new Python
    process each time; median and spread over ``runs``). Goal ≤ 0.5 s.
-2. Vectorised sweep: configurations per second for the JSON contract's seven integer metrics
-   of standard attention over random valid configurations (lambdified formulas, int64),
-   after one warm-up call. Goal ≥ 10,000,000 / s.
-3. attncost vs torch's FlopCounterMode on the same configuration: the median time of one
+2. Vectorised sweep: configurations per second for the headline metrics of the JSON
+   contract (:func:`attncost.metrics.headline`) of standard attention over random valid
+   configurations (lambdified formulas, int64), after one warm-up call. Goal ≥ 10,000,000 / s.
+3. Depth scaling: every preset at 32, 64 and 128 blocks, timed cold (the first estimate in a
+   new Python process, after its imports): operations and seconds, which should both grow
+   linearly with depth. Goal: any preset at 128 layers ≤ 0.3 s.
+4. attncost vs torch's FlopCounterMode on the same configuration: the median time of one
    ``attncost.estimate`` (every metric, exact) against building a standard attention module
    and counting one forward under FlopCounterMode (CPU, explicit-matmul path so the count is
    right). Both FLOP counts are printed side by side. Goal ≥ 20× faster.
@@ -22,8 +25,17 @@ import sys
 import time
 from typing import Any
 
-CONTRACT = ("params", "flops_fwd", "flops_bwd", "activation_bytes", "inference_peak_bytes",
-            "train_peak_bytes", "kv_cache_bytes_per_token")
+DEPTHS = (32, 64, 128)
+_DEPTH_SCRIPT = """
+import json, sys, time
+import attncost
+out = {}
+for name in attncost.preset_names():
+    t = time.perf_counter()
+    e = attncost.estimate_model(name, layers=int(sys.argv[1]))
+    out[name] = [len(e.ops), time.perf_counter() - t]
+print(json.dumps(out))
+"""
 
 
 def _median_iqr(xs: list[float]) -> tuple[float, float]:
@@ -51,6 +63,7 @@ def sweep_rate(configs: int, repeats: int = 3) -> tuple[float, float]:
 
     from .api import evaluate
     from .config import DIM_FIELDS
+    from .metrics import headline
 
     rng = np.random.default_rng(0)
     heads = rng.choice([1, 2, 4, 8, 16], configs)
@@ -62,11 +75,12 @@ def sweep_rate(configs: int, repeats: int = 3) -> tuple[float, float]:
         "max_seq_len": seq, "kv_latent": 4 * d_head, "q_latent": 12 * d_head,
         "rope_dim": np.maximum(1, d_head // 2)}
     assert set(dims) == set(DIM_FIELDS)
-    evaluate("standard", {k: v[:10] for k, v in dims.items()}, metrics=CONTRACT)  # lambdify
+    contract = headline()
+    evaluate("standard", {k: v[:10] for k, v in dims.items()}, metrics=contract)  # lambdify
     best = float("inf")
     for _ in range(repeats):
         t = time.perf_counter()
-        evaluate("standard", dims, metrics=CONTRACT)
+        evaluate("standard", dims, metrics=contract)
         best = min(best, time.perf_counter() - t)
     return configs / best, best
 
@@ -122,6 +136,18 @@ def flop_counter_ratio(d_model: int = 512, heads: int = 8, seq_len: int = 256,
             f"standard, d_model {d_model}, heads {heads}, seq_len {seq_len}, batch 1"}
 
 
+def depth_scaling(depths: tuple[int, ...] = DEPTHS) -> dict[int, dict[str, list[float]]]:
+    """Per depth, per preset: [operations, seconds of the first estimate in a new process]."""
+    import json
+
+    out = {}
+    for depth in depths:
+        r = subprocess.run([sys.executable, "-c", _DEPTH_SCRIPT, str(depth)], check=True,
+                           capture_output=True, text=True)
+        out[depth] = json.loads(r.stdout)
+    return out
+
+
 def run(runs: int = 11, configs: int = 4_000_000) -> None:
     print(f"attncost bench — Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
     times = cold_estimate(runs)
@@ -129,16 +155,27 @@ def run(runs: int = 11, configs: int = 4_000_000) -> None:
     print(f"1. cold `attncost estimate --d-model 512 --variant super`: median {med:.3f} s, "
           f"IQR {iqr:.3f} s over {runs} processes (goal <= 0.5 s)")
     rate, secs = sweep_rate(configs)
+    from .metrics import headline
+
     print(f"2. vectorised sweep: {rate:,.0f} configurations/s ({configs:,} configs × "
-          f"{len(CONTRACT)} metrics in {secs:.3f} s; goal >= 10,000,000/s)")
+          f"{len(headline())} metrics in {secs:.3f} s; goal >= 10,000,000/s)")
+    scaling = depth_scaling()
+    deepest = max(scaling)
+    worst = max(scaling[deepest].items(), key=lambda kv: kv[1][1])
+    print(f"3. depth scaling (first estimate in a new process): slowest preset at {deepest} "
+          f"layers: {worst[0]} {worst[1][1]:.3f} s, {worst[1][0]:,.0f} ops (goal <= 0.3 s)")
+    for name in scaling[deepest]:
+        cells = ", ".join(f"{d} layers {scaling[d][name][1] * 1e3:.0f} ms "
+                          f"({scaling[d][name][0]:,.0f} ops)" for d in sorted(scaling))
+        print(f"   {name}: {cells}")
     try:
         r = flop_counter_ratio()
     except ImportError:
-        print("3. FlopCounterMode ratio: skipped (torch is not installed; "
+        print("4. FlopCounterMode ratio: skipped (torch is not installed; "
               "pip install 'attncost[torch]')")
         return
     ratio = r["torch_s"] / r["attncost_s"]
-    print(f"3. {r['config']}: attncost.estimate {r['attncost_s'] * 1e3:.3f} ms vs "
+    print(f"4. {r['config']}: attncost.estimate {r['attncost_s'] * 1e3:.3f} ms vs "
           f"FlopCounterMode {r['torch_s'] * 1e3:.3f} ms → {ratio:,.1f}× faster (goal >= 20×); "
           f"matmul FLOPs: attncost {r['attncost_flops']:,}, FlopCounterMode "
           f"{r['torch_flops']:,} ({'equal' if r['attncost_flops'] == r['torch_flops'] else 'DIFFERENT'})")

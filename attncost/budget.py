@@ -35,11 +35,8 @@ class FitResult:
     required_bytes: int
     capacity_bytes: int
     headroom: float
+    budget_bytes: int
     fits: bool
-
-    @property
-    def budget_bytes(self) -> int:
-        return int(self.capacity_bytes * (1.0 - self.headroom))
 
     @property
     def utilisation(self) -> float:
@@ -58,16 +55,12 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def check_headroom(headroom: float) -> float:
-    if not 0.0 <= headroom < 1.0:
-        raise ConfigError(f"headroom {headroom} must be a fraction in [0, 1)")
-    return headroom
-
-
 def required_bytes(metrics: dict[str, Any], mode: str, decode_tokens: int = 0) -> int:
     """Bytes a run needs: the training peak, or the inference peak plus the KV cache of
     ``decode_tokens`` tokens (per sequence × batch is already in the token count)."""
     check_mode(mode)
+    if isinstance(decode_tokens, bool) or not isinstance(decode_tokens, int) or decode_tokens < 0:
+        raise ConfigError(f"decode_tokens must be a non-negative integer, got {decode_tokens!r}")
     if mode == "train":
         return int(metrics["train_peak_bytes"])
     need = int(metrics["inference_peak_bytes"])
@@ -83,10 +76,10 @@ def required_bytes(metrics: dict[str, Any], mode: str, decode_tokens: int = 0) -
 def fit(metrics: dict[str, Any], device: Device, mode: str = "train", headroom: float = 0.1,
         decode_tokens: int = 0) -> FitResult:
     """Does it fit on ``device`` with ``headroom`` (a fraction of memory kept free)?"""
-    check_headroom(headroom)
+    budget = device.budget(headroom)
     need = required_bytes(metrics, mode, decode_tokens)
-    budget = int(device.memory_bytes * (1.0 - headroom))
-    return FitResult(device.name, mode, need, device.memory_bytes, headroom, need <= budget)
+    return FitResult(device.name, mode, need, device.memory_bytes, headroom, budget,
+                     need <= budget)
 
 
 def max_fitting(required: Callable[[int], int], budget: int, lo: int = 1,

@@ -12,6 +12,8 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from .plots import colour, new_figure, save, styled
+
 PAPER_VARIANTS = ("standard", "optimised", "efficient", "super")
 #: (label, dims): the paper's IMDB model, the size the issue asks about, a long sequence.
 SPEED_CONFIGS = [
@@ -95,15 +97,15 @@ def collect() -> dict[str, Any]:
 
 
 def plot(data: dict[str, Any], path: Path) -> None:
-    import matplotlib
+    """Write the speed figure (:func:`speed_figure`) to ``path``."""
+    save(speed_figure(data), path)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    from .plotstyle import COLOURS
-
+@styled
+def speed_figure(data: dict[str, Any]) -> Any:
+    """Measured forward speed-ups over standard attention beside the model's FLOP ratios."""
     rows = data["speed"]
-    fig, ax = plt.subplots(figsize=(11, 5))
+    fig, ax = new_figure(figsize=(11, 5))
     width = 0.12
     variants = PAPER_VARIANTS[1:]
     for i, r in enumerate(rows):
@@ -111,9 +113,9 @@ def plot(data: dict[str, Any], path: Path) -> None:
             measured = r["times"]["standard"] / r["times"][v]
             predicted = r["flops"]["standard"] / r["flops"][v]
             xpos = i + (j - 1) * 2 * width
-            ax.bar(xpos - width / 2, measured, width, color=COLOURS[v],
+            ax.bar(xpos - width / 2, measured, width, color=colour(v),
                    label=f"{v}: measured" if i == 0 else None)
-            ax.bar(xpos + width / 2, predicted, width, color=COLOURS[v], alpha=0.4, hatch="//",
+            ax.bar(xpos + width / 2, predicted, width, color=colour(v), alpha=0.4, hatch="//",
                    label=f"{v}: FLOP ratio (model)" if i == 0 else None)
     ax.axhline(1.0, color="0.3", lw=1)
     ax.axhline(2.0, color="0.5", lw=1, ls=":", label="paper: up to 2× (Efficient)")
@@ -128,9 +130,7 @@ def plot(data: dict[str, Any], path: Path) -> None:
                  "(1 thread)")
     ax.legend(fontsize=7, ncol=4, loc="upper center")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    return fig
 
 
 def markdown(data: dict[str, Any], plot_name: str) -> str:

@@ -14,6 +14,14 @@ from .files import read_toml
 from .units import parse_bytes
 
 
+def check_headroom(headroom: float) -> float:
+    """A fraction of memory kept free: a number in [0, 1)."""
+    if isinstance(headroom, bool) or not isinstance(headroom, (int, float)) or \
+            not 0.0 <= headroom < 1.0:
+        raise ConfigError(f"headroom {headroom!r} must be a fraction in [0, 1)")
+    return float(headroom)
+
+
 @dataclass(frozen=True)
 class Device:
     """A device: memory capacity (bytes), bandwidth (bytes/s), dense peak FLOP/s per dtype."""
@@ -26,6 +34,10 @@ class Device:
     kind: str = "custom"
     source: str = "given on the command line"
     derived: str = ""
+
+    def budget(self, headroom: float = 0.1) -> int:
+        """Bytes a run may use: the capacity less ``headroom`` (a fraction kept free)."""
+        return int(self.memory_bytes * (1.0 - check_headroom(headroom)))
 
     def peak(self, dtype: str, matmul: bool = True) -> tuple[float, str]:
         """Peak FLOP/s for ``dtype`` (matmuls) or the fp32 vector rate (everything else), and

@@ -357,8 +357,9 @@ def producers(graph: Graph) -> dict[str, int]:
 
 def needs_grad_map(graph: Graph, input_requires_grad: bool) -> dict[str, bool]:
     """Which tensors carry a gradient: params, the input if asked, and anything computed from
-    one of those (constants and masks never do)."""
+    one of those (constants and masks never do). One pass over the ops."""
     need: dict[str, bool] = {}
+    views_of: dict[str, list[str]] = {}
     for n, t in graph.tensors.items():
         if t.role == "param":
             need[n] = True
@@ -366,6 +367,8 @@ def needs_grad_map(graph: Graph, input_requires_grad: bool) -> dict[str, bool]:
             need[n] = input_requires_grad and t.grad
         else:
             need[n] = False
+        if t.alias_of is not None:
+            views_of.setdefault(t.alias_of, []).append(n)
     for n, t in graph.tensors.items():
         if t.alias_of is not None and t.role != "param":
             need[n] = need[t.alias_of] or need[n]
@@ -374,10 +377,8 @@ def needs_grad_map(graph: Graph, input_requires_grad: bool) -> dict[str, bool]:
         for t in op.outputs:
             if graph.tensors[t].storage == "act":
                 need[t] = need[t] or g
-        # views declared after their base was computed inherit it
-        for n, t in graph.tensors.items():
-            if t.alias_of in op.outputs:
-                need[n] = need[n] or need[t.alias_of]
+            for n in views_of.get(t, ()):  # views declared after their base was computed
+                need[n] = need[n] or need[t]
     return need
 
 

@@ -1,58 +1,71 @@
 """Figures (matplotlib, headless): cost curves with budget lines and crossovers, a memory
 breakdown, a device roofline, validation scatter, and a search's Pareto front and history.
 
-One style for all: :data:`attncost.plotstyle.COLOURS` gives every variant the same
-colour-blind-safe colour in every figure; every axis names its quantity and unit. Each
-function returns a ``matplotlib.figure.Figure``; :func:`save` writes PNG or SVG by suffix.
-Numbers come from the cost model (:mod:`attncost.api`), never from the figures.
+One style for all: every variant has the same colour-blind-safe colour in every figure (its
+registry record, :mod:`attncost.variants`); every axis names its quantity and unit (the metric
+table, :mod:`attncost.metrics`). Each function returns a ``matplotlib.figure.Figure`` made
+without pyplot — no backend is chosen and no global setting is changed, so a notebook's own
+state is left alone; :func:`save` writes PNG or SVG by suffix. Numbers come from the cost
+model (:mod:`attncost.api`), never from the figures.
 """
 
 from __future__ import annotations
 
-import json
+import functools
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .config import AttentionConfig
-from .errors import ConfigError, unknown
-from .plotstyle import COLOURS
+from .errors import AttncostError, ConfigError, unknown
+from .metrics import METRICS
 
-#: Metrics a curve can show, with their axis label.
-CURVE_METRICS = {
-    "params": "parameters",
-    "flops_fwd": "forward FLOPs",
-    "flops_bwd": "backward FLOPs",
-    "activation_bytes": "activations saved for backward (bytes)",
-    "train_peak_bytes": "training-step peak memory (bytes)",
-    "inference_peak_bytes": "inference peak memory (bytes)",
-    "kv_cache_bytes_per_token": "KV cache per token (bytes)",
-    "bytes_fwd": "bytes moved, forward",
-}
 AXES = {"seq_len": "sequence length ℓ (tokens)", "d_model": "model width d_model"}
 FORMATS = (".png", ".svg")
+#: The figures' style, applied while a figure is built (never left behind).
+STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.grid": True, "grid.alpha": 0.3,
+         "legend.fontsize": 8, "figure.dpi": 110}
 
 
-def _plt():
-    import matplotlib
+def styled(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Build the figure under :data:`STYLE` (matplotlib's settings are restored after)."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import matplotlib
 
-    plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "axes.grid": True,
-                         "grid.alpha": 0.3, "legend.fontsize": 8, "figure.dpi": 110,
-                         "savefig.bbox": "tight"})
-    return plt
+        with matplotlib.rc_context(STYLE):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, **kw: Any) -> tuple[Any, Any]:
+    """A Figure and its axes, without pyplot (nothing registered globally)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=kw.pop("figsize", None))
+    return fig, fig.subplots(nrows, ncols, **kw)
 
 
 def colour(variant: str) -> str:
-    return COLOURS.get(variant, "#555555")
+    """The variant's colour (its registry record); grey for anything else."""
+    from . import variants
+
+    try:
+        return variants.get(variant).colour
+    except AttncostError:
+        return "#555555"
 
 
 def _line_style(variant: str) -> dict[str, Any]:
-    # yellow and light grey need an outline to be seen on white
-    if variant in ("linformer", "kernel-linear"):
-        return {"path_effects": _outline()}
-    return {}
+    # light colours (yellow, light grey) need an outline to be seen on white
+    from . import variants
+
+    try:
+        outlined = variants.get(variant).outline
+    except AttncostError:
+        outlined = False
+    return {"path_effects": _outline()} if outlined else {}
 
 
 def _outline():
@@ -66,9 +79,11 @@ def save(fig, path: str | Path) -> Path:
     p = Path(path)
     if p.suffix.lower() not in FORMATS:
         raise ConfigError(f"figure file {str(path)!r} must end in .png or .svg")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=150 if p.suffix.lower() == ".png" else None)
-    _plt().close(fig)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(p, dpi=150 if p.suffix.lower() == ".png" else None, bbox_inches="tight")
+    except OSError as e:
+        raise ConfigError(f"cannot write figure {str(path)!r}: {e.strerror or e}") from None
     return p
 
 
@@ -78,6 +93,7 @@ def default_values(axis: str, config: AttentionConfig) -> list[int]:
     return [64 * i for i in range(1, 17) if (64 * i) % config.heads == 0]
 
 
+@styled
 def curves(variants: Sequence[str], metrics: Sequence[str] = ("params", "flops_fwd",
                                                                "train_peak_bytes"),
            axis: str = "seq_len", values: Sequence[int] | None = None,
@@ -89,18 +105,17 @@ def curves(variants: Sequence[str], metrics: Sequence[str] = ("params", "flops_f
     from . import api
     from .devices import get_device
 
-    plt = _plt()
     cfg = config or AttentionConfig()
     if axis not in AXES:
         raise unknown("plot axis", axis, AXES)
     for m in metrics:
-        if m not in CURVE_METRICS:
-            raise unknown("plot metric", m, CURVE_METRICS)
+        if m not in METRICS:
+            raise unknown("plot metric", m, METRICS)
     vals = sorted(set(values or default_values(axis, cfg)))
     frame = api.sweep(list(variants), {axis: vals}, cfg, layers=layers, metrics=list(metrics))
     dev = get_device(device) if device else None
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.3 * len(metrics), 3.9),
-                             squeeze=False)
+    fig, axes = new_figure(1, len(metrics), figsize=(4.3 * len(metrics), 3.9),
+                           squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         for variant, rows in frame.groupby("variant", sort=False):
             y = rows[metric].to_numpy()
@@ -109,7 +124,7 @@ def curves(variants: Sequence[str], metrics: Sequence[str] = ("params", "flops_f
             ax.plot(rows[axis], y.astype(float), marker="o", ms=3, lw=1.6,
                     color=colour(variant), label=variant, **_line_style(variant))
         if dev is not None and metric.endswith("peak_bytes"):
-            budget = dev.memory_bytes * (1 - headroom)
+            budget = dev.budget(headroom)
             ax.axhline(budget, color="#D55E00", ls="--", lw=1)
             ax.annotate(f"{dev.name}: {dev.memory_bytes / 2**30:.0f} GiB − {headroom:.0%}",
                         (0.98, budget), xycoords=("axes fraction", "data"), ha="right",
@@ -120,8 +135,8 @@ def curves(variants: Sequence[str], metrics: Sequence[str] = ("params", "flops_f
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel(AXES[axis])
-        ax.set_ylabel(CURVE_METRICS[metric])
-        ax.set_title(CURVE_METRICS[metric].split(" (")[0])
+        ax.set_ylabel(METRICS[metric].axis_label())
+        ax.set_title(METRICS[metric].quantity)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False,
                bbox_to_anchor=(0.5, -0.02))
@@ -156,6 +171,7 @@ def _mark_crossovers(ax, frame, metric, variants, baseline, cfg, vals, layers) -
                 bbox={"boxstyle": "round", "fc": "white", "ec": "0.7", "alpha": 0.9}, zorder=6)
 
 
+@styled
 def memory_breakdown(variants: Sequence[str], config: AttentionConfig | None = None, *,
                      layers: int = 1, device: str | None = None, headroom: float = 0.1):
     """Stacked bars per variant: weights, gradients, optimizer state and activations saved
@@ -164,12 +180,11 @@ def memory_breakdown(variants: Sequence[str], config: AttentionConfig | None = N
     from . import api
     from .devices import get_device
 
-    plt = _plt()
     cfg = config or AttentionConfig()
     parts = [("weight_bytes", "weights", "#0072B2"), ("grad_bytes", "gradients", "#56B4E9"),
              ("optimizer_bytes", f"optimizer ({cfg.optimizer})", "#009E73"),
              ("activation_bytes", "saved activations", "#E69F00")]
-    fig, ax = plt.subplots(figsize=(1.1 * len(variants) + 3.2, 4.2))
+    fig, ax = new_figure(figsize=(1.1 * len(variants) + 3.2, 4.2))
     xs = range(len(variants))
     bottoms = [0.0] * len(variants)
     ests = [api.estimate(v, cfg, layers=layers) for v in variants]
@@ -187,7 +202,7 @@ def memory_breakdown(variants: Sequence[str], config: AttentionConfig | None = N
                         xytext=(0, 3), ha="center", fontsize=6.5)
     if device:
         dev = get_device(device)
-        ax.axhline(dev.memory_bytes * (1 - headroom) / 2**20, color="#D55E00", ls="--", lw=1,
+        ax.axhline(dev.budget(headroom) / 2**20, color="#D55E00", ls="--", lw=1,
                    label=f"{dev.name} budget")
     ax.set_xticks(list(xs), list(variants), rotation=20)
     ax.set_ylabel("memory (MiB)")
@@ -199,6 +214,7 @@ def memory_breakdown(variants: Sequence[str], config: AttentionConfig | None = N
     return fig
 
 
+@styled
 def roofline(device: str, variants: Sequence[str], config: AttentionConfig | None = None, *,
              layers: int = 1, mode: str = "infer"):
     """The device's roofline (attainable FLOP/s against arithmetic intensity) with each
@@ -208,7 +224,6 @@ def roofline(device: str, variants: Sequence[str], config: AttentionConfig | Non
     from . import api
     from .devices import get_device
 
-    plt = _plt()
     cfg = config or AttentionConfig()
     dev = get_device(device)
     peak, _ = dev.peak(cfg.dtype)
@@ -223,7 +238,7 @@ def roofline(device: str, variants: Sequence[str], config: AttentionConfig | Non
     lo = min([ridge] + [r.intensity for _, r in points]) / 8
     hi = max([ridge] + [r.intensity for _, r in points]) * 8
     xs = np.geomspace(lo, hi, 200)
-    fig, ax = plt.subplots(figsize=(6.6, 4.4))
+    fig, ax = new_figure(figsize=(6.6, 4.4))
     ax.plot(xs, np.minimum(peak, dev.bandwidth * xs), color="0.2", lw=1.8,
             label=f"roof: {peak / 1e12:.3g} TFLOP/s, {dev.bandwidth / 1e9:.0f} GB/s")
     ax.axvline(ridge, color="0.6", ls=":", lw=1)
@@ -245,27 +260,18 @@ def roofline(device: str, variants: Sequence[str], config: AttentionConfig | Non
     return fig
 
 
-def validation(source: str | Path | Sequence[dict[str, Any]]):
-    """Predicted against measured, from a validation CSV (``attncost validate``) or its rows
-    (dicts with the CSV's columns)."""
-    import csv
-
-    from .validate import LATENCY, MEMORY
-
-    plt = _plt()
-    if isinstance(source, (str, Path)):
-        rows = list(csv.DictReader(Path(source).open()))
-        label = Path(source).name
-    else:
-        rows, label = [dict(r) for r in source], "this run"
+@styled
+def validation(rows: Sequence[dict[str, Any]], families: Sequence[tuple[str, Sequence[str], str]],
+               label: str = "this run"):
+    """Predicted against measured: one panel per ``(title, metrics, unit)`` family, from
+    validation rows (dicts with the columns of ``attncost validate``'s CSV; rows fitted on,
+    marked ``(fit)`` in their tolerance, are left out). :func:`attncost.validate.figure`
+    draws it from a CSV."""
+    rows = [dict(r) for r in rows]
     if not rows:
         raise ConfigError(f"{label}: no validation rows")
-    families = [("parameters and FLOPs (exact)", ("params", "flops_fwd_matmul",
-                                                  "flops_bwd_matmul"), "count"),
-                ("memory", ("activation_bytes",) + MEMORY, "bytes"),
-                ("latency (held-out half)", LATENCY, "seconds")]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
-    for ax, (title, metrics, unit) in zip(axes, families):
+    fig, axes = new_figure(1, len(families), figsize=(13, 4.2), squeeze=False)
+    for ax, (title, metrics, unit) in zip(axes[0], families):
         for variant in dict.fromkeys(r["variant"] for r in rows):
             pts = [(float(r["measured"]), float(r["predicted"])) for r in rows
                    if r["variant"] == variant and r["metric"] in metrics
@@ -283,81 +289,86 @@ def validation(source: str | Path | Sequence[dict[str, Any]]):
         ax.set_xlabel(f"measured ({unit})")
         ax.set_ylabel(f"predicted ({unit})")
         ax.set_title(title)
-    axes[0].legend(loc="upper left", fontsize=7, ncol=2)
-    fig.suptitle(f"attncost against PyTorch runs ({label}); dashed: "
-                 f"predicted = measured")
+    axes[0][0].legend(loc="upper left", fontsize=7, ncol=2)
+    fig.suptitle(f"attncost against PyTorch runs ({label}); dashed: predicted = measured")
     fig.tight_layout()
     return fig
 
 
-def target_met(trial: dict[str, Any], summary: dict[str, Any]) -> bool:
-    target = summary.get("target_accuracy")
-    return trial["accuracy"] is not None and (target is None or trial["accuracy"] >= target)
+COST_UNITS = {"params": "parameters", "flops": "FLOPs per step",
+              "memory_bytes": "peak memory (bytes)", "latency_s": "roofline latency (ms)"}
+STATUS_COLOURS = {"trained": "#009E73", "cached": "#56B4E9", "over-budget": "#D55E00",
+                  "pruned": "#E69F00", "diverged": "#CC79A7", "interrupted": "0.6"}
 
 
-def search(summary: dict[str, Any] | str | Path):
-    """A search's trials: accuracy against cost (feasible, infeasible, the Pareto front or
-    the best, the baseline, the target), and the best feasible cost found so far per
-    trial."""
-    plt = _plt()
-    if not isinstance(summary, dict):
-        summary = json.loads(Path(summary).read_text())
-    key = summary["cost_key"]
-    unit = {"params": "parameters", "flops": "FLOPs per step", "memory_bytes": "peak memory "
-            "(bytes)", "latency_s": "roofline latency (ms)"}[key]
+@styled
+def search(summary: Any):
+    """A search's trials (a :class:`~attncost.search.summary.SearchSummary` or its JSON
+    file): accuracy against cost (feasible, infeasible, the Pareto front or the best, the
+    baseline, the target), and the best feasible cost found so far per trial."""
+    from .search.summary import SearchSummary
+
+    if not isinstance(summary, SearchSummary):
+        summary = SearchSummary.read(summary)
+    key = summary.cost_key
+    fig, (ax, hx) = new_figure(1, 2, figsize=(11.5, 4.3))
+    _search_scatter(ax, summary, key)
+    _search_history(hx, summary, key)
+    fig.tight_layout()
+    return fig
+
+
+def _met(t: Any, target: float | None) -> bool:
+    return t.accuracy is not None and (target is None or t.accuracy >= target)
+
+
+def _search_scatter(ax: Any, s: Any, key: str) -> None:
     scale = 1e3 if key == "latency_s" else 1.0
-    trials = [t for t in summary["trials"] if t.get(key) is not None]
-    fig, (ax, hx) = plt.subplots(1, 2, figsize=(11.5, 4.3))
-    trained = [t for t in trials if t["accuracy"] is not None]
+    trained = [t for t in s.trials if t.cost(key) is not None and t.accuracy is not None]
+    target = s.target_accuracy
     for meets, fill in ((True, "#56B4E9"), (False, "white")):
-        pts = [t for t in trained if (target_met(t, summary)) == meets]
+        pts = [t for t in trained if _met(t, target) == meets]
         if pts:
-            ax.scatter([t[key] * scale for t in pts], [t["accuracy"] for t in pts], s=28,
+            ax.scatter([t.cost(key) * scale for t in pts], [t.accuracy for t in pts], s=28,
                        color=fill, edgecolors="#0072B2", linewidths=0.8, zorder=3,
                        label="trained, meets target" if meets else "trained, misses target")
-    target = summary.get("target_accuracy")
     if target is not None:
         ax.axhline(target, color="#D55E00", ls="--", lw=1, label=f"target {target:.0%}")
-    if summary.get("pareto"):
-        front = sorted(summary["pareto"], key=lambda t: t[key])
-        ax.plot([t[key] * scale for t in front], [t["accuracy"] for t in front], color="black",
-                lw=1.4, marker="D", ms=5, label="Pareto front", zorder=4)
-    if summary.get("best"):
-        b = summary["best"]
-        ax.scatter([b[key] * scale], [b["accuracy"]], marker="*", s=220, color="#E69F00",
-                   edgecolors="black", zorder=5, label="best feasible")
-    if summary.get("baseline"):
-        b = summary["baseline"]
-        ax.scatter([b[key] * scale], [b["accuracy"]], marker="s", s=60, color="black",
-                   zorder=5, label="standard baseline")
-    ax.set_xlabel(unit)
+    if s.pareto:
+        front = sorted(s.pareto, key=lambda t: t.cost(key))
+        ax.plot([t.cost(key) * scale for t in front], [t.accuracy for t in front],
+                color="black", lw=1.4, marker="D", ms=5, label="Pareto front", zorder=4)
+    if s.best:
+        ax.scatter([s.best.cost(key) * scale], [s.best.accuracy], marker="*", s=220,
+                   color="#E69F00", edgecolors="black", zorder=5, label="best feasible")
+    if s.baseline:
+        ax.scatter([s.baseline.cost(key) * scale], [s.baseline.accuracy], marker="s", s=60,
+                   color="black", zorder=5, label="standard baseline")
+    ax.set_xlabel(COST_UNITS[key])
     ax.set_ylabel("validation accuracy (mean of seeds)")
-    ax.set_title(f"{summary['spec']['name']}: accuracy against {unit.split(' (')[0]}")
+    ax.set_title(f"{s.name}: accuracy against {COST_UNITS[key].split(' (')[0]}")
     ax.margins(x=0.08, y=0.08)
     ax.legend(loc="best", framealpha=0.9)
-    # history: best feasible cost so far
+
+
+def _search_history(hx: Any, s: Any, key: str) -> None:
+    scale = 1e3 if key == "latency_s" else 1.0
     best, xs, ys = None, [], []
-    for t in sorted(summary["trials"], key=lambda t: t["trial"]):
-        if t.get("feasible") and t.get("accuracy") is not None and t.get(key) is not None \
-                and (target is None or t["accuracy"] >= target):
-            best = t[key] if best is None else min(best, t[key])
+    for t in sorted(s.trials, key=lambda t: t.trial):
+        if t.feasible and t.cost(key) is not None and _met(t, s.target_accuracy):
+            best = t.cost(key) if best is None else min(best, t.cost(key))
         if best is not None:
-            xs.append(t["trial"])
+            xs.append(t.trial)
             ys.append(best * scale)
-    statuses = {}
-    for t in summary["trials"]:
-        statuses.setdefault(t["status"], []).append(t["trial"])
     if xs:
-        hx.step(xs, ys, where="post", color="black", lw=1.6,
-                label="best feasible so far")
-    status_colours = {"trained": "#009E73", "cached": "#56B4E9", "over-budget": "#D55E00",
-                      "pruned": "#E69F00", "diverged": "#CC79A7", "interrupted": "0.6"}
+        hx.step(xs, ys, where="post", color="black", lw=1.6, label="best feasible so far")
+    statuses: dict[str, list[int]] = {}
+    for t in s.trials:
+        statuses.setdefault(t.status, []).append(t.trial)
     for status, numbers in statuses.items():
         hx.scatter(numbers, [min(ys) * 0.995 if ys else 0] * len(numbers), marker="|",
-                   s=120, color=status_colours.get(status, "0.5"), label=status)
+                   s=120, color=STATUS_COLOURS.get(status, "0.5"), label=status)
     hx.set_xlabel("trial")
-    hx.set_ylabel(unit)
+    hx.set_ylabel(COST_UNITS[key])
     hx.set_title("optimisation history (ticks: each trial's status)")
     hx.legend(loc="upper right", fontsize=7)
-    fig.tight_layout()
-    return fig

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .config import AttentionConfig
+from .metrics import METRICS, headline
 
 REPORT = "report.md"
-# Tables cover the shipped variants only (BUILTIN): a variant a user loaded is theirs to add.
+# Tables cover the shipped variants only (variants.builtin_names()): a variant a user loaded
+# is theirs to add.
 FIGURES = "figures"
 #: The configurations of the comparison tables.
 TABLE_CONFIGS = (
@@ -26,11 +28,6 @@ TABLE_CONFIGS = (
     ("d_model 512, 8 heads, ℓ 4096, batch 1, one layer, fp32, training with Adam",
      AttentionConfig(d_model=512, heads=8, seq_len=4096)),
 )
-TABLE_METRICS = (("params", "parameters"), ("flops_fwd", "forward FLOPs"),
-                 ("flops_bwd", "backward FLOPs"), ("activation_bytes", "saved activations (B)"),
-                 ("train_peak_bytes", "training peak (B)"),
-                 ("inference_peak_bytes", "inference peak (B)"),
-                 ("kv_cache_bytes_per_token", "KV cache per token (B)"))
 CROSSOVER_METRICS = ("params", "flops_fwd", "train_peak_bytes")
 FIT_DEVICES = ("jetson-orin-nano-8gb", "rpi5-8gb")
 
@@ -52,22 +49,28 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _column(metric: str) -> str:
+    m = METRICS[metric]
+    return f"{m.quantity} (B)" if m.unit == "B" else m.quantity
+
+
 def comparison_tables() -> str:
     from . import api
     from .errors import AttncostError
-    from .variants import BUILTIN
+    from .variants import builtin_names
 
+    shown = headline()
     out = []
     for label, cfg in TABLE_CONFIGS:
         rows = []
-        for v in BUILTIN:
+        for v in builtin_names():
             try:
                 e = api.estimate(v, cfg)
             except AttncostError as exc:  # a variant that cannot take this configuration
-                rows.append([v] + [f"n/a ({type(exc).__name__})"] * len(TABLE_METRICS))
+                rows.append([v] + [f"n/a ({type(exc).__name__})"] * len(shown))
                 continue
-            rows.append([v] + [e.metrics[m] for m, _ in TABLE_METRICS])
-        out.append(f"**{label}**\n\n" + _md_table(["variant"] + [t for _, t in TABLE_METRICS],
+            rows.append([v] + [e.metrics[m] for m in shown])
+        out.append(f"**{label}**\n\n" + _md_table(["variant"] + [_column(m) for m in shown],
                                                   rows))
     return "\n\n".join(out)
 
@@ -75,11 +78,11 @@ def comparison_tables() -> str:
 def crossover_table() -> str:
     from . import api
     from .errors import AttncostError
-    from .variants import BUILTIN
+    from .variants import builtin_names
 
     cfg = AttentionConfig(d_model=512, heads=8, seq_len=512)
     rows = []
-    for v in BUILTIN:
+    for v in builtin_names():
         if v == "standard":
             continue
         cells: list[Any] = [v]
@@ -104,11 +107,11 @@ def crossover_table() -> str:
 def fit_table() -> str:
     from . import api
     from .errors import AttncostError
-    from .variants import BUILTIN
+    from .variants import builtin_names
 
     cfg = AttentionConfig(d_model=512, heads=8, seq_len=512, batch=1)
     rows = []
-    for v in BUILTIN:
+    for v in builtin_names():
         cells: list[Any] = [v]
         for dev in FIT_DEVICES:
             try:
@@ -158,39 +161,38 @@ def _claims_section(folder: Path) -> str:
 
 
 def _search_sections(folder: Path) -> list[tuple[str, str]]:
+    from .search.summary import SearchSummary
+
     out = []
     for p in sorted((folder / "search").glob("*.json")):
-        d = json.loads(p.read_text())
-        key = d["cost_key"]
+        d = SearchSummary.read(p)
+        key = d.cost_key
         scale, unit = (1e3, " ms") if key == "latency_s" else (1, "")
 
-        def row(label: str, r: dict[str, Any] | None) -> list[Any]:
+        def row(label: str, r: Any) -> list[Any]:
             if not r:
                 return [label, "—", "—", "—", "—"]
-            acc = r["accuracy"]
-            return [label, ",".join(r["layers"]),
-                    f"{acc:.4f} ± {r['accuracy_spread'] / 2:.4f}" if acc is not None else "—",
-                    f"{r[key] * scale:,.6g}{unit}" if r.get(key) is not None else "—",
-                    "yes" if r.get("feasible") else "no"]
+            acc = r.accuracy
+            return [label, ",".join(r.layers),
+                    f"{acc:.4f} ± {r.accuracy_spread / 2:.4f}" if acc is not None else "—",
+                    f"{r.cost(key) * scale:,.6g}{unit}" if r.cost(key) is not None else "—",
+                    "yes" if r.feasible else "no"]
         rows = []
-        if d.get("best"):
-            rows.append(row("best feasible", d["best"]))
-        for r in d.get("pareto") or []:
+        if d.best:
+            rows.append(row("best feasible", d.best))
+        for r in d.pareto or []:
             rows.append(row("Pareto", r))
-        rows.append(row("standard baseline", d.get("baseline")))
-        states: dict[str, int] = {}
-        for t in d["trials"]:
-            states[t["status"]] = states.get(t["status"], 0) + 1
-        spec = d["spec"]
+        rows.append(row("standard baseline", d.baseline))
+        spec = d.spec
         text = "\n".join([
             f"`attncost search {spec['source']}` — {spec.get('description') or spec['name']}. "
-            f"Objective: {d['objective']} ({d['cost_metric']}); target accuracy "
-            f"{d['target_accuracy']}; {d['finished_trials']} finished trials "
-            f"({', '.join(f'{k} {v}' for k, v in sorted(states.items()))}); "
-            f"{d['accuracy_source']}." +
-            (f" The search converged {d['converged']}." if d.get("converged") else ""),
+            f"Objective: {d.objective} ({d.cost_metric}); target accuracy "
+            f"{d.target_accuracy}; {d.finished_trials} finished trials "
+            f"({', '.join(f'{k} {v}' for k, v in d.statuses().items())}); "
+            f"{d.accuracy_source}." +
+            (f" The search converged {d.converged}." if d.converged else ""),
             "",
-            _md_table(["", "layers", "accuracy (mean ± ½ spread)", d["cost_metric"],
+            _md_table(["", "layers", "accuracy (mean ± ½ spread)", d.cost_metric,
                        "feasible (budget and target)"], rows),
             "",
             f"![{spec['name']}]({FIGURES}/search-{spec['name']}.png)",
@@ -261,8 +263,9 @@ def figures(folder: str | Path = "reports") -> list[Path]:
 
     folder = Path(folder)
     fig_dir = folder / FIGURES
-    shown = ["standard", "optimised", "efficient", "super", "linformer", "mqa",
-             "kernel-linear"]
+    from .variants import builtin_names
+
+    shown = builtin_names()
     cfg = AttentionConfig(d_model=512, heads=8, seq_len=512)
     made = [
         plots.save(plots.curves(shown, ("params", "flops_fwd", "train_peak_bytes"),
@@ -270,17 +273,21 @@ def figures(folder: str | Path = "reports") -> list[Path]:
                    fig_dir / "cost-vs-seq-len.png"),
         plots.save(plots.curves(shown, ("params", "flops_fwd", "train_peak_bytes"),
                                 "d_model", None, cfg), fig_dir / "cost-vs-d-model.png"),
-        plots.save(plots.memory_breakdown(shown + ["gqa", "mla", "linear"], cfg),
+        plots.save(plots.memory_breakdown(shown, cfg),
                    fig_dir / "memory-breakdown.png"),
         plots.save(plots.roofline("jetson-orin-nano-8gb", shown, cfg),
                    fig_dir / "roofline-jetson.png"),
     ]
     csv_path = folder / "validation-cpu.csv"
     if csv_path.is_file():
-        made.append(plots.save(plots.validation(csv_path), fig_dir / "validation.png"))
+        from .validate import figure
+
+        made.append(plots.save(figure(csv_path), fig_dir / "validation.png"))
+    from .search.summary import SearchSummary
+
     for p in sorted((folder / "search").glob("*.json")):
-        name = json.loads(p.read_text())["spec"]["name"]
-        made.append(plots.save(plots.search(p), fig_dir / f"search-{name}.png"))
+        summary = SearchSummary.read(p)
+        made.append(plots.save(plots.search(summary), fig_dir / f"search-{summary.name}.png"))
     return made
 
 

@@ -84,6 +84,15 @@ class Row:
 # -- grids ----------------------------------------------------------------------------------
 
 
+def validatable(names: list[str]) -> tuple[list[str], list[str]]:
+    """``names`` split into those with a PyTorch module to validate against and those
+    without one (imports torch)."""
+    from .nn import module_names
+
+    have = set(module_names())
+    return [n for n in names if n in have], [n for n in names if n not in have]
+
+
 def grid(name: str, variants: list[str], base: AttentionConfig | None = None
          ) -> list[tuple[str, AttentionConfig]]:
     """Configurations to validate. ``default``: two odd sizes (d_model 96 with 3 heads and
@@ -394,12 +403,46 @@ def summarise(rows: list[Row]) -> dict[str, Any]:
     return out
 
 
-def plot(rows: list[Row], path: Path) -> None:
+#: The panels of the validation figure: (title, metrics, unit).
+FAMILIES = (("parameters and FLOPs (exact)", ("params", "flops_fwd_matmul", "flops_bwd_matmul"),
+             "count"),
+            ("memory", ("activation_bytes",) + MEMORY, "bytes"),
+            ("latency (held-out half)", LATENCY, "seconds"))
+
+
+def read_csv(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a validation CSV (``attncost validate -o``); one-line errors."""
+    p = Path(path)
+    if not p.is_file():
+        raise AttncostError(f"validation CSV {str(path)!r} not found (run attncost validate)")
+    try:
+        with p.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise AttncostError(f"validation CSV {str(path)!r} cannot be read: {e}") from None
+    missing = {"variant", "metric", "predicted", "measured", "tolerance"} - set(
+        rows[0] if rows else {})
+    if rows and missing:
+        raise AttncostError(f"{str(path)!r} is not a validation CSV: it lacks the columns "
+                            f"{', '.join(sorted(missing))}")
+    return rows
+
+
+def figure(source: str | Path | list[Row]) -> Any:
     """Predicted against measured, one panel per metric family, log axes
-    (:func:`attncost.plots.validation`, the same figure as ``attncost plot validation``)."""
+    (:func:`attncost.plots.validation`; the same figure as ``attncost plot validation``)."""
     from . import plots
 
-    plots.save(plots.validation([asdict(r) for r in rows]), path)
+    if isinstance(source, (str, Path)):
+        return plots.validation(read_csv(source), FAMILIES, Path(source).name)
+    return plots.validation([asdict(r) for r in source], FAMILIES)
+
+
+def plot(rows: list[Row], path: Path) -> None:
+    """Write :func:`figure` of ``rows`` to ``path`` (PNG or SVG)."""
+    from . import plots
+
+    plots.save(figure(rows), path)
 
 
 def iter_rows(rows: list[Row]) -> Iterator[dict[str, Any]]:

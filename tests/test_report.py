@@ -59,20 +59,27 @@ def test_bad_figure_suffix_is_an_error(tmp_path):
 
 
 def test_search_plot_from_a_summary(tmp_path):
-    summary = {
-        "spec": {"name": "t"}, "cost_key": "params", "target_accuracy": 0.9,
-        "trials": [
-            {"trial": 0, "layers": ["standard"], "accuracy": 0.95, "params": 100,
-             "status": "trained", "feasible": True},
-            {"trial": 1, "layers": ["efficient"], "accuracy": 0.8, "params": 60,
-             "status": "trained", "feasible": False},
-            {"trial": 2, "layers": ["linformer"], "accuracy": None, "params": 200,
-             "status": "over-budget", "feasible": False},
-        ],
-        "best": {"trial": 0, "layers": ["standard"], "accuracy": 0.95, "params": 100},
-        "pareto": None, "baseline": None,
-    }
-    plots.save(plots.search(summary), tmp_path / "s.png")
+    from attncost.search.summary import SearchSummary, TrialRow
+
+    trials = [TrialRow(0, ["standard"], "complete", "trained", accuracy=0.95, params=100,
+                       feasible=True),
+              TrialRow(1, ["efficient"], "complete", "trained", accuracy=0.8, params=60),
+              TrialRow(2, ["linformer"], "complete", "over-budget", params=200)]
+    summary = SearchSummary(spec={"name": "t"}, study="t-0", storage="x", objective="params",
+                            cost_metric="params", cost_key="params", target_accuracy=0.9,
+                            finished_trials=3, accuracy_source="test", trials=trials,
+                            best=trials[0])
+    fig = plots.search(summary)
+    scatter, history = fig.axes
+    labels = scatter.get_legend_handles_labels()[1]
+    assert {"trained, meets target", "trained, misses target", "target 90%",
+            "best feasible"} <= set(labels)
+    assert {"trained", "over-budget"} <= set(history.get_legend_handles_labels()[1])
+    path = plots.save(fig, tmp_path / "s.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the same figure from the summary's JSON file
+    summary.write(tmp_path / "t.json")
+    assert len(plots.search(tmp_path / "t.json").axes) == 2
 
 
 def test_cli_plot_and_errors(tmp_path):

@@ -24,9 +24,20 @@ optuna = pytest.importorskip("optuna")
 pytest.importorskip("sklearn")
 
 from attncost.search import benchmark as bm  # noqa: E402
-from attncost.search import study as st  # noqa: E402
+from attncost.search import objective, pruners, runner, storage  # noqa: E402
 from attncost.search.spec import SpecError, apply_overrides, load_spec  # noqa: E402
-from attncost.tasks import TrainingDiverged, mqar_batch, task_model, train  # noqa: E402
+from attncost.search.summary import COUNTED  # noqa: E402
+from attncost.search.tasks import TrainingDiverged, TrainResult, get_task, train  # noqa: E402
+from attncost.search.tasks.mqar import mqar_batch  # noqa: E402
+
+
+def task_model(task, layers, attention):
+    t = get_task(task)
+    return t.model(layers, attention, t.resolve())
+
+
+def run_search(spec, **kw):
+    return runner.run_search(spec, **kw).to_dict()
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -98,8 +109,8 @@ def test_overrides_are_validated_like_the_file(tmp_path):
 
 def test_editing_the_spec_changes_the_study_but_trials_do_not(tmp_path):
     spec = load_spec(tiny(tmp_path))
-    assert st.study_name(spec) == st.study_name(apply_overrides(spec, trials=50))
-    assert st.study_name(spec) != st.study_name(apply_overrides(spec, steps=4))
+    assert storage.study_name(spec) == storage.study_name(apply_overrides(spec, trials=50))
+    assert storage.study_name(spec) != storage.study_name(apply_overrides(spec, steps=4))
 
 
 # -- costs ---------------------------------------------------------------------------------
@@ -120,7 +131,7 @@ def test_layer_costs_add_up_to_the_whole_model(metric):
 
 def test_over_budget_is_known_before_training(tmp_path):
     spec = load_spec(tiny(tmp_path, budget={"memory": "190KB"}))
-    cost = st.cost_function(spec)
+    cost = objective.cost_function(spec)
     standard, cheap = cost(("standard", "standard")), cost(("efficient", "efficient"))
     assert not standard.fits and "memory" in standard.reason
     assert standard.memory > cheap.memory
@@ -179,7 +190,7 @@ def test_digits_training_learns():
     from attncost.config import AttentionConfig
 
     m = task_model("digits", ("efficient", "standard"), AttentionConfig(d_model=32, heads=2))
-    r = train(m, "digits", steps=150, batch=64, lr=3e-3, eval_every=75)
+    r = train(get_task("digits"), m, steps=150, batch=64, lr=3e-3, eval_every=75)
     assert [s for s, _ in r.history] == [75, 150]
     assert r.accuracy > 0.5  # chance is 0.1
 
@@ -189,15 +200,16 @@ def test_divergence_is_a_typed_error():
 
     m = task_model("digits", ("standard",), AttentionConfig(d_model=16, heads=2))
     with pytest.raises(TrainingDiverged, match="loss became"):
-        train(m, "digits", steps=5, lr=float("inf"), eval_every=5)
+        train(get_task("digits"), m, steps=5, lr=float("inf"), eval_every=5)
 
 
 # -- the study -----------------------------------------------------------------------------
 
 
 def fake_train(accuracy_of, calls):
-    """Stands in for training in-process: accuracy by architecture, reported at 2 steps."""
-    def _train(model, task, *, on_eval=None, seed=0, **kw):
+    """Stands in for the task's training in-process: accuracy by architecture, reported at
+    2 steps."""
+    def _train(model, opts, *, on_eval=None, seed=0, **kw):
         arch = tuple(model.layers)
         calls.append((arch, seed))
         acc = accuracy_of(arch)
@@ -206,7 +218,6 @@ def fake_train(accuracy_of, calls):
         for step, a in ((1, acc * 0.9), (2, acc)):
             if on_eval:
                 on_eval(step, a)
-        from attncost.tasks import TrainResult
         return TrainResult(acc, [(1, acc * 0.9), (2, acc)], 0.0, 2, 0)
     return _train
 
@@ -214,17 +225,17 @@ def fake_train(accuracy_of, calls):
 def test_constraints_infeasible_skipping_caching_and_divergence(tmp_path, monkeypatch):
     calls: list = []
     accuracy = {"standard": 0.9, "efficient": 0.6, "linformer": float("nan")}
-    monkeypatch.setattr(st, "train", fake_train(lambda a: min(accuracy[v] for v in a)
+    monkeypatch.setattr(get_task("digits"), "train", fake_train(lambda a: min(accuracy[v] for v in a)
                                                 if "linformer" not in a else float("nan"),
                                                 calls))
     spec = load_spec(tiny(tmp_path, budget={"memory": "190KB"},
                           search={"sampler": "random", "trials": 12},
                           target={"accuracy": 0.5}))
-    study, _ = st.open_study(spec)
+    study, _ = runner.open_study(spec)
     for _ in range(2):  # the same architecture twice: trained once
         study.enqueue_trial({"layer_0": "efficient", "layer_1": "efficient"})
     logs: list[str] = []
-    summary = st.run_search(spec, log=logs.append)
+    summary = run_search(spec, log=logs.append)
     rows = summary["trials"]
     by_status: dict[str, list] = {}
     for r in rows:
@@ -252,7 +263,7 @@ def test_constraints_infeasible_skipping_caching_and_divergence(tmp_path, monkey
     if best is not None:
         assert best["feasible"] and best["accuracy"] >= 0.5
     study = optuna.load_study(study_name=summary["study"],
-                              storage=st.make_storage(summary["storage"]))
+                              storage=storage.make_storage(summary["storage"]))
     for t in study.trials:
         if t.user_attrs.get("status") in ("trained", "cached"):
             assert set(t.constraints) == {"memory", "accuracy"}
@@ -260,22 +271,22 @@ def test_constraints_infeasible_skipping_caching_and_divergence(tmp_path, monkey
 
 def test_hopeless_trials_are_pruned(tmp_path, monkeypatch):
     calls: list = []
-    monkeypatch.setattr(st, "train", fake_train(
+    monkeypatch.setattr(get_task("digits"), "train", fake_train(
         lambda a: 0.95 if a == ("standard", "standard") else 0.2, calls))
     spec = load_spec(tiny(tmp_path, search={"sampler": "attncost", "trials": 6},
                           target={"accuracy": 0.9}))
-    study, _ = st.open_study(spec)
+    study, _ = runner.open_study(spec)
     # two successes first, then everything else is behind them at step 1
     for arch in (("standard", "standard"), ("standard", "standard")):
         study.enqueue_trial({"layer_0": arch[0], "layer_1": arch[1]})
-    summary = st.run_search(spec, log=lambda s: None)
+    summary = run_search(spec, log=lambda s: None)
     pruned = [r for r in summary["trials"] if r["status"] == "pruned"]
     assert pruned and all(r["state"] == "pruned" for r in pruned)
     assert summary["best"]["layers"] == ["standard", "standard"]
 
 
 def test_target_pruner_waits_for_its_warm_up_then_prunes_the_hopeless():
-    study = optuna.create_study(pruner=st.make_pruner(0.9, warmup_steps=10))
+    study = optuna.create_study(pruner=pruners.make_pruner(0.9, warmup_steps=10))
     for _ in range(2):  # two successes, at 0.8 by step 5 and 0.9 by step 10
         t = study.ask()
         t.report(0.8, 5)
@@ -293,7 +304,7 @@ def test_target_pruner_waits_for_its_warm_up_then_prunes_the_hopeless():
 
 
 def test_target_pruner_needs_successes_before_pruning():
-    pruner = st.make_pruner(0.9)
+    pruner = pruners.make_pruner(0.9)
     study = optuna.create_study(pruner=pruner)
     t = study.ask()
     t.report(0.1, 1)
@@ -302,10 +313,10 @@ def test_target_pruner_needs_successes_before_pruning():
 
 def test_multi_objective_pareto(tmp_path, monkeypatch):
     acc = {"standard": 0.9, "efficient": 0.7, "linformer": 0.5}
-    monkeypatch.setattr(st, "train", fake_train(lambda a: sum(acc[v] for v in a) / 2, []))
+    monkeypatch.setattr(get_task("digits"), "train", fake_train(lambda a: sum(acc[v] for v in a) / 2, []))
     spec = load_spec(tiny(tmp_path, search={"objective": "multi", "cost": "params",
                                             "sampler": "nsga2", "trials": 9}))
-    summary = st.run_search(spec, log=lambda s: None)
+    summary = run_search(spec, log=lambda s: None)
     front = summary["pareto"]
     assert front
     for a, b in itertools.combinations(front, 2):  # no point dominates another
@@ -341,8 +352,8 @@ def test_resume_after_kill_loses_no_finished_trial(tmp_path):
         time.sleep(0.5)
         if journal.exists():
             s = load_spec(spec)
-            study, _ = st.open_study(s)
-            finished_before = st.counted_trials(study)
+            study, _ = runner.open_study(s)
+            finished_before = runner.counted_trials(study)
             running = [t for t in study.trials if t.state.name == "RUNNING"]
             if finished_before >= 2 and running:
                 break
@@ -350,26 +361,26 @@ def test_resume_after_kill_loses_no_finished_trial(tmp_path):
     proc.wait()
     assert finished_before >= 2
     s = load_spec(spec)
-    study, _ = st.open_study(s)
+    study, _ = runner.open_study(s)
     kept = {t.number: t.user_attrs.get("accuracy") for t in study.trials
-            if t.user_attrs.get("status") in st.COUNTED}
+            if t.user_attrs.get("status") in COUNTED}
     r = subprocess.run(_search_cmd(spec), capture_output=True, text=True, env=env,
                        cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "interrupted trial(s) queued again" in r.stderr
-    study, _ = st.open_study(s)
+    study, _ = runner.open_study(s)
     after = {t.number: t.user_attrs.get("accuracy") for t in study.trials}
     for number, acc in kept.items():
         assert after[number] == acc
-    assert st.counted_trials(study) >= 6
+    assert runner.counted_trials(study) >= 6
 
 
 def _check_each_trial_once(spec_path: Path, expected: int) -> None:
     s = load_spec(spec_path)
-    study, _ = st.open_study(s)
+    study, _ = runner.open_study(s)
     numbers = [t.number for t in study.trials]
     assert sorted(numbers) == list(range(len(numbers)))
-    assert st.counted_trials(study) == expected
+    assert runner.counted_trials(study) == expected
     workers = {t.user_attrs.get("worker") for t in study.trials if t.user_attrs.get("worker")}
     assert len(workers) == 2, workers  # both processes took trials
     for t in study.trials:

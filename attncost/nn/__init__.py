@@ -1,47 +1,82 @@
-"""PyTorch modules of every attention variant (imports torch).
+"""PyTorch modules of the attention variants, registered by variant name.
 
-:func:`build_attention` makes the module that matches an :class:`~attncost.AttentionConfig`
-and a variant name; the classes live in :mod:`attncost.nn.attention`.
+The cost model describes a variant (:mod:`attncost.variants`); this side implements it in
+PyTorch, written from the papers and never from the cost formulas, so that validation compares
+two independent things. A module is registered here under the variant's name with
+:func:`register_module`; :func:`build_attention` makes the module of a variant for an
+:class:`~attncost.config.AttentionConfig`. Built-in modules live in
+:mod:`attncost.nn.attention` (imported, with torch, only when a module is asked for), whole
+models in :mod:`attncost.nn.model`.
+
+A user variant file registers its module beside its cost description::
+
+    @register_module("my-attention")
+    def build(cfg, dropout):            # cfg: AttentionConfig; dropout: probability
+        from attncost.nn.attention import GroupedQueryAttention   # torch, imported here
+        ...
+
+This package never imports the cost model.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any, Callable
+
 from ..config import AttentionConfig
-from .attention import (EfficientAttention, FactorisedLinearAttention, GroupedQueryAttention,
-                        KernelLinearAttention, LatentAttention, LinformerAttention,
-                        OptimisedAttention, SuperAttention)
+from ..errors import AttncostError, unknown
 
-__all__ = ["MODULES", "build_attention", "GroupedQueryAttention", "OptimisedAttention",
-           "EfficientAttention", "SuperAttention", "LinformerAttention",
-           "FactorisedLinearAttention", "KernelLinearAttention", "LatentAttention"]
+ModuleFactory = Callable[[AttentionConfig, float], Any]
+
+_FACTORIES: dict[str, ModuleFactory] = {}
+_loaded = False
 
 
-#: Variants with a PyTorch module here (user-registered variants have none).
-MODULES = ("standard", "mqa", "gqa", "optimised", "efficient", "super", "linformer", "linear",
-           "kernel-linear", "mla")
+def register_module(name: str, *, replace: bool = False) -> Callable[[ModuleFactory], ModuleFactory]:
+    """Decorator: ``factory(cfg, dropout) -> nn.Module`` is the PyTorch module of variant
+    ``name`` (a name already registered is refused unless ``replace``)."""
+
+    def deco(fn: ModuleFactory) -> ModuleFactory:
+        if name in _FACTORIES and not replace:
+            raise AttncostError(f"a PyTorch module for variant {name!r} is already "
+                                f"registered; pass replace=True to replace it")
+        _FACTORIES[name] = fn
+        return fn
+
+    return deco
+
+
+def unregister_module(name: str) -> None:
+    """Remove the module of variant ``name`` (a user's, e.g. at the end of a test)."""
+    _FACTORIES.pop(name, None)
+
+
+def _load_builtins() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        importlib.import_module(f"{__name__}.attention")
+
+
+def module_names() -> list[str]:
+    """Variants with a registered PyTorch module (imports torch)."""
+    _load_builtins()
+    return list(_FACTORIES)
+
+
+def has_module(name: str) -> bool:
+    """Whether variant ``name`` has a PyTorch module (imports torch)."""
+    return name in module_names()
 
 
 def build_attention(variant: str, cfg: AttentionConfig, dropout_p: float = 0.1):
-    """The ``nn.Module`` of ``variant`` for ``cfg`` (``cfg.dropout`` switches ``dropout_p``)."""
-    d = cfg.dims()
-    common = dict(bias=cfg.bias, causal=cfg.causal, impl=cfg.impl,
-                  dropout=dropout_p if cfg.dropout else 0.0)
-    if variant in ("standard", "mqa", "gqa"):
-        kv = {"standard": d.heads, "mqa": 1, "gqa": d.kv_heads}[variant]
-        return GroupedQueryAttention(d.d_model, d.heads, d.d_head, kv, **common)
-    if variant == "optimised":
-        return OptimisedAttention(d.d_model, d.heads, **common)
-    if variant == "efficient":
-        return EfficientAttention(d.d_model, d.heads, **common)
-    if variant == "super":
-        return SuperAttention(d.d_model, d.heads, d.max_seq_len, **common)
-    if variant == "linformer":
-        return LinformerAttention(d.d_model, d.heads, d.max_seq_len, d.k, cfg.sharing, **common)
-    if variant == "linear":
-        return FactorisedLinearAttention(d.d_model, d.heads, **common)
-    if variant == "kernel-linear":
-        return KernelLinearAttention(d.d_model, d.heads, **common)
-    if variant == "mla":
-        return LatentAttention(d.d_model, d.heads, d.d_head, d.kv_latent, d.q_latent,
-                               d.rope_dim, **common)
-    raise ValueError(f"no PyTorch module for variant {variant!r}")
+    """The ``nn.Module`` of ``variant`` for ``cfg`` (``cfg.dropout`` switches ``dropout_p``
+    on)."""
+    _load_builtins()
+    if variant not in _FACTORIES:
+        raise unknown("variant with a PyTorch module", variant, _FACTORIES)
+    return _FACTORIES[variant](cfg, dropout_p if cfg.dropout else 0.0)
+
+
+__all__ = ["build_attention", "has_module", "module_names", "register_module",
+           "unregister_module"]

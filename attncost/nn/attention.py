@@ -18,6 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import AttentionConfig
+from . import register_module
+
 IMPLS = ("materialised", "fused")
 
 
@@ -329,3 +332,69 @@ class LatentAttention(_Base):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out_proj(merge_heads(self.attend_latent(*self.qkv(x))))
+
+
+# -- the modules of the built-in variants, by name -----------------------------------------
+
+
+def _common(cfg: AttentionConfig, dropout: float) -> dict:
+    return dict(bias=cfg.bias, causal=cfg.causal, impl=cfg.impl, dropout=dropout)
+
+
+@register_module("standard")
+def _standard(cfg: AttentionConfig, dropout: float) -> nn.Module:
+    d = cfg.dims()
+    return GroupedQueryAttention(d.d_model, d.heads, d.d_head, d.heads, **_common(cfg, dropout))
+
+
+@register_module("mqa")
+def _mqa(cfg: AttentionConfig, dropout: float) -> nn.Module:
+    d = cfg.dims()
+    return GroupedQueryAttention(d.d_model, d.heads, d.d_head, 1, **_common(cfg, dropout))
+
+
+@register_module("gqa")
+def _gqa(cfg: AttentionConfig, dropout: float) -> nn.Module:
+    d = cfg.dims()
+    return GroupedQueryAttention(d.d_model, d.heads, d.d_head, d.kv_heads,
+                                 **_common(cfg, dropout))
+
+
+@register_module("optimised")
+def _optimised(cfg: AttentionConfig, dropout: float) -> nn.Module:
+    return OptimisedAttention(cfg.d_model, cfg.heads, **_common(cfg, dropout))
+
+
+@register_module("efficient")
+def _efficient(cfg: AttentionConfig, dropout: float) -> nn.Module:
+    return EfficientAttention(cfg.d_model, cfg.heads, **_common(cfg, dropout))
+
+
+@register_module("super")
+def _super(cfg: AttentionConfig, dropout: float) -> nn.Module:
+    return SuperAttention(cfg.d_model, cfg.heads, cfg.dims().max_seq_len,
+                          **_common(cfg, dropout))
+
+
+@register_module("linformer")
+def _linformer(cfg: AttentionConfig, dropout: float) -> nn.Module:
+    d = cfg.dims()
+    return LinformerAttention(d.d_model, d.heads, d.max_seq_len, d.k, cfg.sharing,
+                              **_common(cfg, dropout))
+
+
+@register_module("linear")
+def _linear(cfg: AttentionConfig, dropout: float) -> nn.Module:
+    return FactorisedLinearAttention(cfg.d_model, cfg.heads, **_common(cfg, dropout))
+
+
+@register_module("kernel-linear")
+def _kernel_linear(cfg: AttentionConfig, dropout: float) -> nn.Module:
+    return KernelLinearAttention(cfg.d_model, cfg.heads, **_common(cfg, dropout))
+
+
+@register_module("mla")
+def _mla(cfg: AttentionConfig, dropout: float) -> nn.Module:
+    d = cfg.dims()
+    return LatentAttention(d.d_model, d.heads, d.d_head, d.kv_latent, d.q_latent, d.rope_dim,
+                           **_common(cfg, dropout))

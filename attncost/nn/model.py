@@ -1,6 +1,7 @@
-"""A whole transformer in PyTorch from a :class:`~attncost.model.ModelConfig`: embeddings,
+"""A whole transformer in PyTorch from a :class:`~attncost.config.ModelConfig`: embeddings,
 blocks with a per-layer attention variant, norms, FFN and heads, one to one with the cost
-model's description (:func:`attncost.model.model_graph`), so that validation can compare them.
+model's description (:func:`attncost.graphs.model_graph`, never imported here), so that
+validation can compare them.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..model import ModelConfig
+from ..config import ModelConfig
 from . import build_attention
 
 

@@ -32,10 +32,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..config import AttentionConfig
-from ..model import ModelConfig
-from .sampler import LayerSpace, best_arrangements, reconstruct
-from .space import candidate_cost, layer_space
+from ..config import AttentionConfig, ModelConfig
+from .samplers import SamplerContext, make_sampler
+from .samplers.costaware import best_arrangements, reconstruct
+from .space import LayerSpace, candidate_cost, layer_space
 
 VARIANTS = ("standard", "mqa", "optimised", "efficient", "super", "linformer")
 #: How well each variant does the lookup (logit units per unit of position weight).
@@ -183,13 +183,9 @@ def run_sampler(problem: Problem, sampler_name: str, seed: int,
     """One searcher on the problem, through a real Optuna study (in memory)."""
     import optuna
 
-    from .study import make_sampler
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     space, box = problem.space, problem.box
     box.evaluations = 0
-    sampler = make_sampler(sampler_name, seed, space=space, target=problem.target,
-                           chance=CHANCE, multi=False)
+    sampler = make_sampler(sampler_name, SamplerContext(seed, space, problem.target, CHANCE))
     study = optuna.create_study(direction="minimize", sampler=sampler)
     rng = np.random.default_rng(1000 + seed)
     seen: dict[tuple[str, ...], float] = {}

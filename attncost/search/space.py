@@ -9,16 +9,86 @@ plans with, and checks on the way that they really are additive.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from functools import cached_property
+from itertools import combinations_with_replacement
+from typing import Any, Callable, Sequence
+
+import numpy as np
 
 from ..api import estimate_model
+from ..config import ModelConfig
 from ..errors import AttncostError
-from ..model import ModelConfig
-from .sampler import LayerSpace
 
 #: What each cost metric means, with its unit.
 COST_LABELS = {"params": "parameters", "flops": "FLOPs per step",
                "memory": "peak memory (bytes)", "latency": "roofline latency (s)"}
+
+
+@dataclass
+class LayerSpace:
+    """Per-layer variant choices with a cost for every count vector.
+
+    ``cost_per_variant[v]`` is what one layer of ``variants[v]`` adds to ``base_cost``;
+    ``budget_ok(arch)`` is the exact budget check of one arrangement (may be non-additive,
+    e.g. peak memory)."""
+
+    choices: tuple[tuple[str, ...], ...]
+    base_cost: float
+    cost_per_variant: dict[str, float]
+    budget_ok: Callable[[tuple[str, ...]], bool] = lambda arch: True
+    additive_usage: dict[str, float] | None = None  # per-layer budget usage, if additive
+    usage_limit: float | None = None
+
+    @cached_property
+    def variants(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(v for layer in self.choices for v in layer))
+
+    @property
+    def layers(self) -> int:
+        return len(self.choices)
+
+    def cost(self, arch: Sequence[str]) -> float:
+        return self.base_cost + sum(self.cost_per_variant[v] for v in arch)
+
+    @cached_property
+    def counts(self) -> list[np.ndarray]:
+        """counts[i]: every count vector of i layers (rows), i = 0 … layers."""
+        V = len(self.variants)
+        out = []
+        for i in range(self.layers + 1):
+            rows = [np.bincount(np.array(c, dtype=int), minlength=V)
+                    for c in combinations_with_replacement(range(V), i)]
+            out.append(np.array(rows, dtype=np.int64).reshape(-1, V))
+        return out
+
+    @cached_property
+    def row_index(self) -> list[dict[tuple[int, ...], int]]:
+        """row_index[i][count vector] → its row in counts[i]."""
+        return [{tuple(row): j for j, row in enumerate(rows)} for rows in self.counts]
+
+    @cached_property
+    def transitions(self) -> list[np.ndarray]:
+        """transitions[i][c, v]: the index in counts[i+1] of counts[i][c] plus one layer v."""
+        unit = np.eye(len(self.variants), dtype=np.int64)
+        return [np.array([[self.row_index[i + 1][tuple(row + unit[v])]
+                           for v in range(len(self.variants))] for row in self.counts[i]])
+                for i in range(self.layers)]
+
+    @cached_property
+    def final_costs(self) -> np.ndarray:
+        c = np.array([self.cost_per_variant[v] for v in self.variants])
+        return self.base_cost + self.counts[self.layers] @ c
+
+    @cached_property
+    def final_usage_ok(self) -> np.ndarray:
+        if self.additive_usage is None or self.usage_limit is None:
+            return np.ones(len(self.counts[self.layers]), dtype=bool)
+        u = np.array([self.additive_usage[v] for v in self.variants])
+        return self.counts[self.layers] @ u <= self.usage_limit
+
+    @cached_property
+    def allowed(self) -> np.ndarray:
+        return np.array([[v in layer for v in self.variants] for layer in self.choices])
 
 
 @dataclass(frozen=True)

@@ -25,18 +25,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import AttentionConfig
+from ..config import AttentionConfig, ModelConfig
 from ..devices import get_device
 from ..errors import AttncostError
 from ..files import read_toml
-from ..model import model_graph
-from ..tasks import TASKS, task_model
+from ..graphs import model_graph
 from ..units import parse_bytes
 from ..variants import names as variant_names
+from .samplers import SAMPLERS
+from .tasks import get_task, task_names
 
 OBJECTIVES = ("params", "flops", "memory", "latency", "multi")
 COSTS = ("params", "flops", "memory", "latency")
-SAMPLERS = ("attncost", "tpe", "nsga2", "random")
 MODES = ("train", "infer")
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
@@ -47,8 +47,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "target": ("accuracy",),
     "budget": ("device", "mode", "memory", "latency_ms", "headroom"),
     "training": ("steps", "batch", "lr", "seeds", "eval_every"),
-    "task": ("patch_size", "pairs", "queries", "keys", "values", "train_examples",
-             "val_examples", "pair_tokens"),
+    "task": (),  # the task's own options (its declared schema)
 }
 
 
@@ -93,6 +92,7 @@ class SearchSpec:
     eval_every: int = 50
     task_options: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    plugins: tuple[str, ...] = ()  # Python files worker processes load (variants, tasks)
 
     @property
     def multi(self) -> bool:
@@ -106,10 +106,17 @@ class SearchSpec:
     def attention(self, options: bool = True) -> AttentionConfig:
         """The skeleton's attention at the task's sequence length (``options``: with the
         candidates' linformer_k and kv_heads)."""
-        seq_len = TASKS[self.task].seq_len(self.task_options)
+        seq_len = get_task(self.task).seq_len(self.task_options)
         extra = dict(k=self.linformer_k, kv_heads=self.kv_heads) if options else {}
         return AttentionConfig(d_model=self.d_model, heads=self.heads, batch=self.batch,
                                dtype=self.dtype, seq_len=seq_len, **extra)
+
+    def model(self, arch: tuple[str, ...], attention: AttentionConfig | None = None
+              ) -> ModelConfig:
+        """The model a candidate trains: the task's input and head around the skeleton."""
+        return get_task(self.task).model(tuple(arch), attention or self.attention(),
+                                         self.task_options, d_ff=self.d_ff,
+                                         ffn_mult=self.ffn_mult)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -149,7 +156,7 @@ def parse_spec(data: dict[str, Any], source: str = "<spec>") -> SearchSpec:
         if not isinstance(body, dict):
             raise SpecError(f"[{section}] must be a table")
         for key in body:
-            if key not in _SECTIONS[section] and not (
+            if key not in _SECTIONS[section] and section != "task" and not (
                     section == "candidates" and key.startswith("layer_")):
                 raise SpecError(f"unknown field [{section}] {key}; allowed: "
                                 f"{', '.join(_SECTIONS[section])}"
@@ -160,15 +167,15 @@ def parse_spec(data: dict[str, Any], source: str = "<spec>") -> SearchSpec:
     out: dict[str, Any] = {"source": source}
 
     if "task" not in s:
-        raise SpecError(f"[search] task is required; allowed: {', '.join(TASKS)}")
-    out["task"] = _one_of("search", "task", s["task"], tuple(TASKS))
+        raise SpecError(f"[search] task is required; allowed: {', '.join(task_names())}")
+    out["task"] = _one_of("search", "task", s["task"], tuple(task_names()))
     out["name"] = str(s.get("name", Path(source).stem if source != "<spec>" else "search"))
     if not out["name"].replace("-", "").replace("_", "").isalnum():
         raise _err("search", "name", out["name"], "letters, digits, - and _ only")
     out["objective"] = _one_of("search", "objective", s.get("objective", "latency"), OBJECTIVES)
     out["cost"] = _one_of("search", "cost", s.get("cost", "latency"), COSTS)
     out["trials"] = _int("search", "trials", s.get("trials", 30))
-    out["sampler"] = _one_of("search", "sampler", s.get("sampler", "attncost"), SAMPLERS)
+    out["sampler"] = _one_of("search", "sampler", s.get("sampler", "attncost"), tuple(SAMPLERS))
     out["seed"] = _int("search", "seed", s.get("seed", 0), 0)
     out["workers"] = _int("search", "workers", s.get("workers", 1))
     out["description"] = str(s.get("description", ""))
@@ -256,10 +263,10 @@ def parse_spec(data: dict[str, Any], source: str = "<spec>") -> SearchSpec:
     if "lr" in tr:
         out["lr"] = _float("training", "lr", tr["lr"], 1e-7, 1.0)
 
-    opts = data.get("task", {})
-    for key, value in opts.items():
-        _int("task", key, value, 0 if key == "pair_tokens" else 1)
-    out["task_options"] = dict(opts)
+    try:
+        out["task_options"] = get_task(out["task"]).resolve(data.get("task", {}))
+    except AttncostError as e:
+        raise SpecError(str(e)) from None
     spec = SearchSpec(**out)
     _check_buildable(spec)
     return spec
@@ -276,19 +283,28 @@ def _check_buildable(spec: SearchSpec) -> None:
         attn = spec.attention()
     except AttncostError as e:
         raise SpecError(f"[candidates] {e}") from None
+    from ..nn import has_module
+
     for variant in sorted({v for layer in spec.choices for v in layer}):
+        if not has_module(variant):
+            raise SpecError(f"[candidates] {variant} has no PyTorch module to train; register "
+                            f"one with @attncost.nn.register_module({variant!r})")
         try:
-            model_graph(task_model(spec.task, (variant,), attn, spec.task_options,
-                                   d_ff=spec.d_ff, ffn_mult=spec.ffn_mult))
+            model_graph(spec.model((variant,), attn))
         except AttncostError as e:
             raise SpecError(f"[candidates] {variant} cannot be built on this [model]: {e}") \
                 from None
 
 
-def load_spec(path: str | Path, **overrides: Any) -> SearchSpec:
-    """Read a spec file; ``overrides`` (``trials=5``, ``storage=…``) replace its fields."""
+def load_spec(path: str | Path, plugins: tuple[str, ...] = (), **overrides: Any) -> SearchSpec:
+    """Read a spec file; ``overrides`` (``trials=5``, ``storage=…``) replace its fields.
+    ``plugins``: Python files already loaded here (variants, tasks) that worker processes
+    must load too."""
+    from dataclasses import replace
+
     spec = parse_spec(read_toml(path, "search spec", SpecError), str(path))
-    return apply_overrides(spec, **overrides)
+    spec = apply_overrides(spec, **overrides)
+    return replace(spec, plugins=tuple(str(Path(p).resolve()) for p in plugins))
 
 
 def apply_overrides(spec: SearchSpec, **overrides: Any) -> SearchSpec:
@@ -341,4 +357,4 @@ def _to_sections(spec: SearchSpec) -> dict[str, Any]:
 
 
 __all__ = ["SearchSpec", "SpecError", "load_spec", "parse_spec", "apply_overrides",
-           "OBJECTIVES", "COSTS", "SAMPLERS"]
+           "OBJECTIVES", "COSTS"]

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .sampler import AccuracyModel, Features, accuracy_logit
+from .samplers.costaware import AccuracyModel, Features, accuracy_logit
 
 
 @dataclass
@@ -81,9 +81,11 @@ def what_if(spec, top: int = 5) -> dict[str, Any]:
     from itertools import product
 
     from ..errors import AttncostError
-    from . import study as st
+    from .objective import chance as chance_of
+    from .objective import cost_function
+    from .runner import open_study
 
-    study, _ = st.open_study(spec)
+    study, _ = open_study(spec)
     runs = [(tuple(t.user_attrs["layers"]), t.user_attrs["accuracy"]) for t in study.trials
             if t.user_attrs.get("status") == "trained"]
     if len(runs) < 3:
@@ -94,10 +96,10 @@ def what_if(spec, top: int = 5) -> dict[str, Any]:
         raise AttncostError(f"the surrogate ranks by enumeration; {size:,} candidates is "
                             f"too many (at most {MAX_CANDIDATES:,})")
     variants = tuple(dict.fromkeys(v for layer in spec.choices for v in layer))
-    chance = st.chance(spec)
+    chance = chance_of(spec)
     cv = cross_validate(runs, variants, chance)
     model = fit(runs, variants, chance)
-    cost_of = st.cost_function(spec)
+    cost_of = cost_function(spec)
     target = spec.target_accuracy or 0.0
     ranked = []
     for arch in product(*spec.choices):

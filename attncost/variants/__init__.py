@@ -1,14 +1,16 @@
 """The variant registry: one builder per attention variant, and how users add their own.
 
-A variant is a function ``build(dims, options) -> Graph`` registered under a name. The graph's
-input tensor is ``x`` (batch·seq_len·d_model) and its output ``out`` (the same size). Every
-metric (parameters, FLOPs, memory, bytes, KV cache) is derived from that graph by
-:mod:`attncost.costs`; nothing else about a variant is written anywhere.
+A variant is a function ``build(dims, options) -> Graph`` registered under a name, with its
+title, source, what it supports and how figures draw it (its colour). The graph's input tensor
+is ``x`` (batch·seq_len·d_model) and its output ``out`` (the same size). Every metric
+(parameters, FLOPs, memory, bytes, KV cache) is derived from that graph by
+:mod:`attncost.costs`; nothing else about a variant is written anywhere. Its PyTorch module is
+registered by the same name on the PyTorch side (:func:`attncost.nn.register_module`).
 
 Adding a variant (see ``tests/examples/custom_variant.py``)::
 
     from attncost.variants import register
-    from attncost.variants.core import attention, project
+    from attncost.variants.core import attention, new_graph, output_projection, project
 
     @register("my-attention", title="...", source="...")
     def build(d, o):
@@ -16,15 +18,17 @@ Adding a variant (see ``tests/examples/custom_variant.py``)::
         ...
         return g
 
-Load such a file with ``attncost estimate --variant-file my_variant.py --variant my-attention``
-or declare it as an entry point in the ``attncost.variants`` group.
+A built-in variant is a module of this package (found by name, no list to edit); a user's is a
+file loaded with ``--variant-file my_variant.py`` or an entry point in the ``attncost.variants``
+group. A name can be registered once; ``replace=True`` replaces it (and the cost model's caches
+with it: they are keyed by the registered record).
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
-from dataclasses import dataclass
+import pkgutil
+from dataclasses import dataclass, replace as dc_replace
 from pathlib import Path
 from typing import Callable
 
@@ -33,6 +37,11 @@ from ..errors import AttncostError, UnsupportedError, unknown
 from ..ops import Graph
 
 Builder = Callable[[Dims, Options], Graph]
+
+#: Colours for variants registered without one (greys and muted tones, distinct from the
+#: built-ins' Okabe–Ito palette), picked by registration order.
+FALLBACK_COLOURS = ("#882255", "#44AA99", "#117733", "#332288", "#AA4499", "#999933",
+                    "#661100", "#6699CC")
 
 
 @dataclass(frozen=True)
@@ -45,30 +54,59 @@ class Variant:
     source: str
     supports_causal: bool = True
     impl_matters: bool = True  # does materialised vs fused change anything?
+    colour: str = "#555555"  # the same colour in every figure
+    outline: bool = False  # light colours get a dark outline in line plots
+    rank: int = 1000  # display order: built-ins by rank, then the rest by name
+
+    @property
+    def builtin(self) -> bool:
+        """Shipped with attncost (a module of this package)."""
+        return getattr(self.build_fn, "__module__", "").startswith(__name__ + ".")
+
+    def options_for(self, o: Options) -> Options:
+        """``o``, with the implementation fixed where it changes nothing for this variant."""
+        return o if self.impl_matters else dc_replace(o, impl="materialised")
 
     def build(self, d: Dims, o: Options) -> Graph:
         """The variant's graph for these dimensions and options."""
         if o.causal and not self.supports_causal:
             raise UnsupportedError(
                 f"variant {self.name!r} does not support causal masking; use --no-causal or "
-                f"one of: {', '.join(n for n, v in sorted(REGISTRY.items()) if v.supports_causal)}")
+                f"one of: {', '.join(n for n in names() if REGISTRY[n].supports_causal)}")
         return self.build_fn(d, o)
 
 
 REGISTRY: dict[str, Variant] = {}
-_BUILTIN_MODULES = ("standard", "paper", "linformer", "linear", "kernel_linear", "mla")
 _loaded = False
 
 
 def register(name: str, *, title: str, source: str, supports_causal: bool = True,
-             impl_matters: bool = True) -> Callable[[Builder], Builder]:
-    """Decorator: register ``build(dims, options) -> Graph`` as variant ``name``."""
+             impl_matters: bool = True, colour: str | None = None, outline: bool = False,
+             rank: int = 1000, replace: bool = False) -> Callable[[Builder], Builder]:
+    """Decorator: register ``build(dims, options) -> Graph`` as variant ``name``.
+
+    A name already registered is refused unless ``replace=True``."""
+    if not isinstance(name, str) or not name or "," in name or name == "all":
+        raise AttncostError(f"variant name {name!r} must be a non-empty string without "
+                            f"commas, and not 'all'")
 
     def deco(fn: Builder) -> Builder:
-        REGISTRY[name] = Variant(name, fn, title, source, supports_causal, impl_matters)
+        if name in REGISTRY and not replace:
+            raise AttncostError(
+                f"variant {name!r} is already registered (by {REGISTRY[name].source}); pass "
+                f"replace=True to replace it")
+        picked = colour or FALLBACK_COLOURS[len(REGISTRY) % len(FALLBACK_COLOURS)]
+        REGISTRY[name] = Variant(name, fn, title, source, supports_causal, impl_matters,
+                                 picked, outline, rank)
         return fn
 
     return deco
+
+
+def unregister(name: str) -> None:
+    """Remove variant ``name`` (a user's, e.g. at the end of a test)."""
+    get(name)
+    del REGISTRY[name]
 
 
 def _load_builtins() -> None:
@@ -76,29 +114,29 @@ def _load_builtins() -> None:
     if _loaded:
         return
     _loaded = True
-    for mod in _BUILTIN_MODULES:
-        importlib.import_module(f"{__name__}.{mod}")
-    try:  # third-party variants declared as entry points
-        from importlib.metadata import entry_points
+    for info in pkgutil.iter_modules(__path__):
+        if info.name != "core":
+            importlib.import_module(f"{__name__}.{info.name}")
+    from importlib.metadata import entry_points
 
-        for ep in entry_points(group="attncost.variants"):
+    for ep in entry_points(group="attncost.variants"):  # third-party variants
+        try:
             ep.load()
-    except Exception as exc:  # pragma: no cover - a broken plugin must not break the tool
-        import warnings
+        except Exception as exc:  # a broken plugin must not break the tool: say so
+            import warnings
 
-        warnings.warn(f"attncost: could not load a variant entry point: {exc}")
-
-
-#: The variants attncost ships, in display order.
-BUILTIN = ("standard", "optimised", "efficient", "super", "linformer", "linear", "mqa", "gqa",
-           "mla", "kernel-linear")
+            warnings.warn(f"attncost: could not load variant entry point {ep.name!r}: {exc}")
 
 
 def names() -> list[str]:
-    """Registered variant names, built-ins first in a fixed order."""
+    """Registered variant names: built-ins in their display order, then the rest by name."""
     _load_builtins()
-    return [n for n in BUILTIN if n in REGISTRY] + sorted(n for n in REGISTRY
-                                                          if n not in BUILTIN)
+    return sorted(REGISTRY, key=lambda n: (not REGISTRY[n].builtin, REGISTRY[n].rank, n))
+
+
+def builtin_names() -> list[str]:
+    """The variants attncost ships, in display order."""
+    return [n for n in names() if REGISTRY[n].builtin]
 
 
 def get(name: str) -> Variant:
@@ -106,7 +144,7 @@ def get(name: str) -> Variant:
     _load_builtins()
     try:
         return REGISTRY[name]
-    except KeyError:
+    except (KeyError, TypeError):
         raise unknown("variant", name, names()) from None
 
 
@@ -128,33 +166,17 @@ def resolve(spec: list[str] | tuple[str, ...] | str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-_loaded_files: dict[Path, list[str]] = {}
-
-
 def load_variant_file(path: str | Path) -> list[str]:
-    """Import a Python file that registers variants; returns the names it added (a file
-    already loaded is not imported twice)."""
-    p = Path(path)
-    if not p.is_file():
-        raise AttncostError(f"variant file {str(path)!r} does not exist")
-    if p.resolve() in _loaded_files:
-        return _loaded_files[p.resolve()]
+    """Import a Python file that registers variants (and, optionally, their PyTorch modules);
+    returns the names of the variants it registers. A file is imported once."""
+    from ..plugins import import_file
+
     _load_builtins()
-    before = set(REGISTRY)
-    spec = importlib.util.spec_from_file_location(f"attncost_user_variant_{p.stem}", p)
-    if spec is None or spec.loader is None:  # pragma: no cover
-        raise AttncostError(f"variant file {str(path)!r} cannot be imported")
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except AttncostError:
-        raise
-    except Exception as exc:
-        raise AttncostError(f"variant file {str(path)!r} failed to import: {exc}") from None
-    added = sorted(set(REGISTRY) - before)
+    module, _ = import_file(path, "variant file")
+    added = sorted(n for n, v in REGISTRY.items()
+                   if getattr(v.build_fn, "__module__", None) == module.__name__)
     if not added:
         raise AttncostError(
             f"variant file {str(path)!r} registered no variant; decorate a builder with "
             f"@attncost.variants.register('name', title=..., source=...)")
-    _loaded_files[p.resolve()] = added
     return added

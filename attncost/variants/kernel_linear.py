@@ -16,7 +16,8 @@ from .core import new_graph, output_projection, split_projections
 
 
 @register("kernel-linear", title="Kernel linear attention (φ = elu + 1)",
-          source="Katharopoulos et al. 2020, arXiv 2006.16236", impl_matters=False)
+          source="Katharopoulos et al. 2020, arXiv 2006.16236", impl_matters=False,
+          colour="#B8B8B8", outline=True, rank=9)
 def kernel_linear(d: Dims, o: Options):
     b, h, ell, dh = d.batch, d.heads, d.seq_len, d.d_head
     bh = b * h

@@ -25,7 +25,7 @@ from .core import new_graph, output_projection, split_projections
 @register("linear", title="Factorised linear attention (Shen et al. form, standing in for "
           "arXiv 2101.10277)",
           source="Verma 2021, arXiv 2101.10277 (claims); form: Shen et al., arXiv 1812.01243",
-          supports_causal=False, impl_matters=False)
+          supports_causal=False, impl_matters=False, colour="#0072B2", rank=5)
 def linear(d: Dims, o: Options):
     b, h, ell, dh = d.batch, d.heads, d.seq_len, d.d_head
     g = new_graph(d)

@@ -23,7 +23,8 @@ from .core import attention, new_graph, output_projection, project
 
 
 @register("linformer", title="Linformer (keys/values projected to length k)",
-          source="Wang et al. 2020, arXiv 2006.04768", supports_causal=False)
+          source="Wang et al. 2020, arXiv 2006.04768", supports_causal=False,
+          colour="#F0E442", outline=True, rank=4)
 def linformer(d: Dims, o: Options):
     b, h, ell, k, big_l, dh = d.batch, d.heads, d.seq_len, d.k, d.max_seq_len, d.d_head
     g = new_graph(d)

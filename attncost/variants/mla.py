@@ -38,7 +38,7 @@ def _rope(g, d: Dims, name: str, src: str, numel, dim, kv_cache: bool = False) -
 
 
 @register("mla", title="Multi-head latent attention (DeepSeek-V2)",
-          source="DeepSeek-AI 2024, arXiv 2405.04434")
+          source="DeepSeek-AI 2024, arXiv 2405.04434", colour="#7F7F7F", rank=8)
 def mla(d: Dims, o: Options):
     h, dh, dr = d.heads, d.d_head, d.rope_dim
     t = d.tokens

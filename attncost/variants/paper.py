@@ -34,7 +34,7 @@ def _check_slices(name: str, d: Dims) -> None:
 
 
 @register("optimised", title="Optimised attention (no W_V)",
-          source="Hosseini et al., arXiv 2403.01643")
+          source="Hosseini et al., arXiv 2403.01643", colour="#E69F00", rank=1)
 def optimised(d: Dims, o: Options):
     _check_slices("optimised", d)
     g = new_graph(d, cache_input=True)
@@ -46,7 +46,7 @@ def optimised(d: Dims, o: Options):
 
 
 @register("efficient", title="Efficient attention (no W_V, no W_K)",
-          source="Hosseini et al., arXiv 2403.01643")
+          source="Hosseini et al., arXiv 2403.01643", colour="#56B4E9", rank=2)
 def efficient(d: Dims, o: Options):
     _check_slices("efficient", d)
     g = new_graph(d, cache_input=True)
@@ -57,7 +57,8 @@ def efficient(d: Dims, o: Options):
 
 
 @register("super", title="Super attention (Efficient + learnable L×L alignment kernel W_A)",
-          source="Hosseini et al., arXiv 2403.01643 (v2, eqs. 19-23)")
+          source="Hosseini et al., arXiv 2403.01643 (v2, eqs. 19-23)", colour="#009E73",
+          rank=3)
 def super_(d: Dims, o: Options):
     _check_slices("super", d)
     b, ell, big_l = d.batch, d.seq_len, d.max_seq_len

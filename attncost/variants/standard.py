@@ -28,18 +28,18 @@ def grouped(d: Dims, o: Options, kv_heads) -> "Graph":  # noqa: F821
 
 
 @register("standard", title="Multi-head scaled dot-product attention (MHA)",
-          source="Vaswani et al. 2017, arXiv 1706.03762")
+          source="Vaswani et al. 2017, arXiv 1706.03762", colour="#000000", rank=0)
 def standard(d: Dims, o: Options):
     return grouped(d, o, d.heads)
 
 
 @register("mqa", title="Multi-query attention (one K/V head)",
-          source="Shazeer 2019, arXiv 1911.02150")
+          source="Shazeer 2019, arXiv 1911.02150", colour="#D55E00", rank=6)
 def mqa(d: Dims, o: Options):
     return grouped(d, o, 1)
 
 
 @register("gqa", title="Grouped-query attention (kv_heads K/V heads)",
-          source="Ainslie et al. 2023, arXiv 2305.13245")
+          source="Ainslie et al. 2023, arXiv 2305.13245", colour="#CC79A7", rank=7)
 def gqa(d: Dims, o: Options):
     return grouped(d, o, d.kv_heads)

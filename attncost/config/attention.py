@@ -1,18 +1,21 @@
 """The typed configuration of one attention layer, and the one place bad input is caught.
 
 :class:`AttentionConfig` holds numbers and options. :meth:`AttentionConfig.dims` gives the
-dimensions as Python ints; :func:`symbolic_dims` gives the same names as sympy symbols. Variant
+dimensions as Python ints; :func:`symbolic_dims` gives the same names as sympy symbols;
+:func:`resolve_dims` resolves the defaults of either, or of numpy arrays (sweeps). Variant
 builders read a :class:`Dims` and never care which kind they got: that is how one description
 yields exact integers, sympy formulas and lambdified numpy functions alike.
+
+Every field carries its help text (``metadata``): the command line builds its flags from it.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Callable, Mapping
 
-from .errors import ConfigError, unknown
-from .units import DTYPE_BYTES
+from ..errors import ConfigError, unknown
+from ..units import DTYPE_BYTES
 
 IMPLEMENTATIONS = ("materialised", "fused")
 SHARING_MODES = ("none", "headwise", "key-value", "layerwise")
@@ -28,6 +31,24 @@ SYMBOL_NAMES = {
     "kv_heads": "g", "k": "k", "max_seq_len": "L", "kv_latent": "d_c", "q_latent": "d_cq",
     "rope_dim": "d_hR",
 }
+
+
+def option(default: Any, help: str, shown: str | None = None, *, choices: Any = None,
+           noun: str | None = None, cli: bool = True) -> Any:
+    """A dataclass field with its command-line help: ``shown`` is the default as the help
+    prints it (for defaults resolved from other fields), ``choices`` the allowed values and
+    ``noun`` what an error calls one of them; ``cli=False`` keeps it off the command line."""
+    meta = {"help": help, "shown": shown, "choices": tuple(choices) if choices else None,
+            "noun": noun, "cli": cli}
+    return field(default=default, metadata=meta)
+
+
+def check_choices(config: Any) -> None:
+    """Every field of a dataclass ``config`` declared with ``choices`` holds one of them."""
+    for f in fields(config):
+        choices = f.metadata.get("choices")
+        if choices and getattr(config, f.name) not in choices:
+            raise unknown(f.metadata.get("noun") or f.name, getattr(config, f.name), choices)
 
 
 @dataclass(frozen=True)
@@ -62,7 +83,7 @@ class Options:
     dropout: bool = False
 
 
-def _default_kv_heads(heads: int) -> int:
+def default_kv_heads(heads: int) -> int:
     """GQA's default number of key/value heads: the largest divisor of ``heads`` that is at
     most heads/4 (8 → 2, 12 → 3, 32 → 8), or 1."""
     best = 1
@@ -70,6 +91,46 @@ def _default_kv_heads(heads: int) -> int:
         if heads % g == 0:
             best = g
     return best
+
+
+def _at_least_one(x: Any) -> Any:
+    if hasattr(x, "shape"):
+        import numpy as np
+
+        return np.maximum(1, x)
+    return max(1, x)
+
+
+def _kv_heads_of(heads: Any) -> Any:
+    if hasattr(heads, "shape"):
+        import numpy as np
+
+        values = {int(h): default_kv_heads(int(h)) for h in np.unique(heads)}
+        return np.vectorize(values.__getitem__, otypes=[heads.dtype])(heads)
+    return default_kv_heads(heads)
+
+
+#: How each optional dimension defaults, in resolution order (DeepSeek-V2's latent ratios
+#: for MLA; Linformer's k = L/4). One rule set for ints (``dims``) and arrays (sweeps).
+DEFAULT_RULES: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+    "d_head": lambda d: d["d_model"] // d["heads"],
+    "max_seq_len": lambda d: d["seq_len"],
+    "k": lambda d: _at_least_one(d["max_seq_len"] // 4),
+    "kv_heads": lambda d: _kv_heads_of(d["heads"]),
+    "kv_latent": lambda d: 4 * d["d_head"],
+    "q_latent": lambda d: 12 * d["d_head"],
+    "rope_dim": lambda d: _at_least_one(d["d_head"] // 2),
+}
+
+
+def resolve_dims(given: Mapping[str, Any]) -> dict[str, Any]:
+    """Every dimension of :data:`DIM_FIELDS`: those ``given`` (not None) as they are, the
+    others by :data:`DEFAULT_RULES` — ints stay ints, numpy arrays stay arrays."""
+    out = {n: given[n] for n in DIM_FIELDS if given.get(n) is not None}
+    for name, rule in DEFAULT_RULES.items():
+        if name not in out:
+            out[name] = rule(out)
+    return {n: out[n] for n in DIM_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -83,30 +144,34 @@ class AttentionConfig:
     rope_dim = d_head/2.
     """
 
-    d_model: int = 512
-    heads: int = 8
-    seq_len: int = 512
-    batch: int = 1
-    d_head: int | None = None
-    kv_heads: int | None = None
-    k: int | None = None
-    max_seq_len: int | None = None
-    kv_latent: int | None = None
-    q_latent: int | None = None
-    rope_dim: int | None = None
-    bias: bool = False
-    causal: bool = False
-    impl: str = "materialised"
-    sharing: str = "headwise"
-    dropout: bool = False
-    dtype: str = "fp32"
-    optimizer: str = "adam"
-    master_weights: bool | None = None
-    input_requires_grad: bool = True
+    d_model: int = option(512, "Model width d_model.")
+    heads: int = option(8, "Attention heads.")
+    seq_len: int = option(512, "Sequence length ℓ.")
+    batch: int = option(1, "Sequences per batch.")
+    d_head: int | None = option(None, "Head width.", "d_model/heads")
+    kv_heads: int | None = option(None, "GQA key/value heads.",
+                                  "largest divisor of heads ≤ heads/4")
+    k: int | None = option(None, "Linformer projected length k.", "max_seq_len/4")
+    max_seq_len: int | None = option(
+        None, "Length Super's W_A and Linformer's E,F are built for.", "seq_len")
+    kv_latent: int | None = option(None, "MLA KV latent d_c.", "4·d_head")
+    q_latent: int | None = option(None, "MLA query latent d_c'.", "12·d_head")
+    rope_dim: int | None = option(None, "MLA RoPE dimension d_hR.", "d_head/2")
+    bias: bool = option(False, "Biases on every projection.", "off, as the papers")
+    causal: bool = option(False, "Causal masking.")
+    impl: str = option("materialised", "materialised (explicit ℓ×ℓ scores) or fused "
+                       "(flash-style SDPA).", choices=IMPLEMENTATIONS, noun="implementation")
+    sharing: str = option("headwise", "Linformer sharing of E, F.", choices=SHARING_MODES,
+                           noun="Linformer sharing mode")
+    dropout: bool = option(False, "Count dropout masks (saved for backward).")
+    dtype: str = option("fp32", "Weights and activations dtype.", choices=DTYPE_BYTES)
+    optimizer: str = option("adam", "Optimizer whose state is counted.", choices=OPTIMIZERS)
+    master_weights: bool | None = option(None, "fp32 master weights (mixed precision).",
+                                         "on for 16-bit dtypes")
+    input_requires_grad: bool = option(True, "The layer's input needs a gradient.", cli=False)
 
     def __post_init__(self) -> None:
-        for name in ("d_model", "heads", "seq_len", "batch", "d_head", "kv_heads", "k",
-                     "max_seq_len", "kv_latent", "q_latent", "rope_dim"):
+        for name in DIM_FIELDS:
             value = getattr(self, name)
             if value is None and name not in ("d_model", "heads", "seq_len", "batch"):
                 continue
@@ -129,20 +194,12 @@ class AttentionConfig:
             raise ConfigError(
                 f"k={self.k} exceeds the sequence length {self.resolved_max_seq_len}; Linformer "
                 f"projects the sequence down, so k must be <= seq_len")
-        if self.impl not in IMPLEMENTATIONS:
-            raise unknown("implementation", self.impl, IMPLEMENTATIONS)
-        if self.sharing not in SHARING_MODES:
-            raise unknown("Linformer sharing mode", self.sharing, SHARING_MODES)
-        if self.dtype not in DTYPE_BYTES:
-            raise unknown("dtype", self.dtype, DTYPE_BYTES)
-        if self.optimizer not in OPTIMIZERS:
-            raise unknown("optimizer", self.optimizer, OPTIMIZERS)
+        check_choices(self)
+        for name in ("bias", "causal", "dropout", "input_requires_grad"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
 
     # -- resolved defaults -------------------------------------------------------------
-
-    @property
-    def resolved_d_head(self) -> int:
-        return self.d_head if self.d_head is not None else self.d_model // self.heads
 
     @property
     def resolved_max_seq_len(self) -> int:
@@ -155,18 +212,8 @@ class AttentionConfig:
         return DTYPE_BYTES[self.dtype] < 4
 
     def dims(self) -> Dims:
-        """The dimensions as exact Python ints, defaults resolved."""
-        d_head = self.resolved_d_head
-        return Dims(
-            batch=self.batch, seq_len=self.seq_len, d_model=self.d_model, heads=self.heads,
-            d_head=d_head,
-            kv_heads=self.kv_heads if self.kv_heads is not None else _default_kv_heads(self.heads),
-            k=self.k if self.k is not None else max(1, self.resolved_max_seq_len // 4),
-            max_seq_len=self.resolved_max_seq_len,
-            kv_latent=self.kv_latent if self.kv_latent is not None else 4 * d_head,
-            q_latent=self.q_latent if self.q_latent is not None else 12 * d_head,
-            rope_dim=self.rope_dim if self.rope_dim is not None else max(1, d_head // 2),
-        )
+        """The dimensions as exact Python ints, defaults resolved (:data:`DEFAULT_RULES`)."""
+        return Dims(**resolve_dims({n: getattr(self, n) for n in DIM_FIELDS}))
 
     def options(self) -> Options:
         return Options(bias=self.bias, causal=self.causal, impl=self.impl,

@@ -1,0 +1,122 @@
+"""Tables and notes for the terminal, from API results and the metric table.
+
+Names a user must type (variants, devices, metrics) are never cut: their column does not
+wrap, and the other columns fold at narrow widths.
+"""
+
+from typing import Any, Iterable, Sequence
+
+from ..metrics import METRICS, Metric
+from ..units import human_bytes, human_count, human_seconds
+
+
+def table(title: str | None = None, columns: Sequence[str] = (), names: int = 1) -> Any:
+    """A rich table whose first ``names`` columns (names) never wrap; numbers right-aligned
+    and folded when the terminal is narrow."""
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left")
+    for i, c in enumerate(columns):
+        if i < names:
+            t.add_column(c, no_wrap=True)
+        else:
+            t.add_column(c, justify="right", overflow="fold")
+    return t
+
+
+def cell(value: Any, unit: str) -> str:
+    """An exact value with its human-readable size."""
+    if value is None:
+        return "not defined"
+    if unit == "B":
+        return f"{value:,} B ({human_bytes(value)})" if value >= 1024 else f"{value:,} B"
+    if unit == "FLOP":
+        return f"{value:,} ({human_count(value)}FLOP)" if value >= 1000 else f"{value:,}"
+    return f"{value:,} ({human_count(value)})" if value >= 1000 else f"{value:,}"
+
+
+def short_cell(value: Any, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    return human_bytes(value) if unit == "B" else human_count(value)
+
+
+def shown_metrics(estimates: Sequence[Any]) -> list[Metric]:
+    """The metric rows of a table: all, less those marked ``hide_if_empty`` that no
+    estimate has a (non-zero) value for."""
+    return [m for m in METRICS.values()
+            if not (m.hide_if_empty and not any(e.metrics.get(m.name) for e in estimates))]
+
+
+def title_of(estimates: Sequence[Any]) -> str:
+    first = estimates[0]
+    attn, inp = first.attention_inputs, first.inputs
+    head = first.title if len(estimates) == 1 else "attention variants"
+    layers = inp.get("layers", 1)
+    return (f"{head} — d_model {attn['d_model']}, heads {attn['heads']}, d_head "
+            f"{attn['d_head']}, seq_len {attn['seq_len']}, batch {attn['batch']}, "
+            f"{attn['dtype']}, {'causal' if attn['causal'] else 'non-causal'}, "
+            f"{'bias' if attn['bias'] else 'no bias'}, {attn['impl']}, optimizer "
+            f"{attn['optimizer']}" + (f", layers {layers}" if layers != 1 and
+                                      not isinstance(layers, list) else ""))
+
+
+def estimates_table(estimates: Sequence[Any]) -> Any:
+    """Every metric (rows) of every estimate (columns), then fit and latency rows."""
+    t = table(title_of(estimates), ["metric", *(e.variant for e in estimates)])
+    for m in shown_metrics(estimates):
+        label = ("  " + m.label) if m.parent else m.label
+        t.add_row(label, *(cell(e.metrics.get(m.name), m.unit) for e in estimates))
+    fitted = [e for e in estimates if e.fit]
+    if fitted:
+        f0 = fitted[0].fit
+        t.add_section()
+        t.add_row(f"Fits {f0.device} ({f0.mode}, {f0.headroom:.0%} headroom, budget "
+                  f"{human_bytes(f0.budget_bytes)})",
+                  *(("yes" if e.fit.fits else "NO") + f" ({e.fit.utilisation:.1%})"
+                    for e in estimates))
+    if any(e.calibrated_latency_s for e in estimates):
+        t.add_section()
+        t.add_row("Calibrated latency (the validated machine)",
+                  *(human_seconds(e.calibrated_latency_s) for e in estimates))
+    if any(e.roofline for e in estimates):
+        t.add_row("Roofline latency (ideal)",
+                  *(f"{human_seconds(e.roofline.latency_s)}, {e.roofline.bound}-bound"
+                    for e in estimates))
+        t.add_row("Arithmetic intensity",
+                  *(f"{e.roofline.intensity:,.1f} FLOP/B" for e in estimates))
+    return t
+
+
+def estimate_notes(estimates: Sequence[Any]) -> list[str]:
+    """What the output must say under the table (each note once)."""
+    notes = []
+    for e in estimates:
+        notes += [f"{e.variant}: {n}" for n in e.notes]
+        if e.kv_cache_note:
+            notes.append(f"{e.variant}: KV cache not defined — {e.kv_cache_note}")
+        if e.roofline:
+            notes += [f"{e.variant}: {n}" for n in e.roofline.notes]
+    if estimates[0].attention_inputs["causal"]:
+        notes.append("causal: 'FLOPs forward' counts the full ℓ×ℓ rectangle as PyTorch "
+                     "executes and counts it; 'useful' counts only the ℓ(ℓ+1)/2 unmasked "
+                     "pairs per head")
+    notes.append("FLOPs = 2 × multiply-accumulates for matmuls; bytes are exact integers; "
+                 "human sizes use binary prefixes (KiB, MiB, GiB)")
+    return list(dict.fromkeys(notes))
+
+
+def breakdown_table(e: Any) -> Any:
+    t = table(f"{e.variant}: per-operation breakdown",
+              ["op", "kind", "fwd matmul", "fwd other", "bwd matmul", "bwd other",
+               "bytes fwd", "bytes bwd"], names=2)
+    for op in e.ops:
+        t.add_row(op.name, op.kind, f"{op.flops_fwd_matmul:,}", f"{op.flops_fwd_other:,}",
+                  f"{op.flops_bwd_matmul:,}", f"{op.flops_bwd_other:,}",
+                  f"{op.bytes_fwd:,}", f"{op.bytes_bwd:,}")
+    return t
+
+
+def print_notes(console: Any, notes: Iterable[str]) -> None:
+    for n in notes:
+        console.print(f"• {n}", style="dim", markup=False, highlight=False)

@@ -1,0 +1,164 @@
+"""A whole transformer: a per-layer list of attention variants inside a standard stack.
+
+A :class:`ModelConfig` describes embeddings (token, positional, token-type, or a vision patch
+embedding with a class token), ``layers`` transformer blocks (the attention variant of each
+block, an FFN with GELU, ReLU or SwiGLU, LayerNorm or RMSNorm, pre- or post-norm), a final norm
+and heads (LM head tied or not, BERT's pooler, a classification MLP). The cost model turns it
+into one graph (:func:`attncost.graphs.model_graph`); the PyTorch side builds the same model
+(:class:`attncost.nn.model.TransformerModel`). Neither lives here: this is configuration only.
+
+``layers`` is the one name for the per-layer variant list. Wherever a model is built or
+changed, ``layers`` may also be a number of blocks: ``ModelConfig(layers=4)`` is four standard
+blocks, ``model.with_(layers=12)`` twelve blocks of the model's (uniform) variant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from ..errors import ConfigError, unknown
+from .attention import AttentionConfig, check_choices, option
+
+FFN_ACTIVATIONS = ("gelu", "relu", "swiglu")
+NORMS = ("layernorm", "rmsnorm")
+POOLING = ("cls", "mean", "none")
+
+
+def _variant_list(layers: Any, current: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """``layers`` as a tuple of variant names: a sequence as it is; a number of blocks as
+    that many of the current (uniform) variant, or of standard attention."""
+    if isinstance(layers, bool):
+        raise ConfigError(f"layers must be a number of blocks or a list of variant names, "
+                          f"got {layers!r}")
+    if isinstance(layers, int):
+        if layers <= 0:
+            raise ConfigError(f"layers must be a positive number of blocks, got {layers}")
+        kinds = set(current or ("standard",))
+        if len(kinds) > 1:
+            raise ConfigError(f"layers={layers} is ambiguous for a mixed stack "
+                              f"({','.join(current or ())}); give the list of variants")
+        return (kinds.pop(),) * layers
+    if not isinstance(layers, (list, tuple)) or not layers or \
+            not all(isinstance(v, str) and v for v in layers):
+        raise ConfigError(f"layers must be a number of blocks or a list of variant names, "
+                          f"got {layers!r}")
+    return tuple(layers)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A transformer stack. ``layers`` is the attention variant of each block, in order."""
+
+    name: str = option("custom", "Model name.", cli=False)
+    layers: tuple[str, ...] = option(("standard",) * 2, "Attention variant of each block.",
+                                     cli=False)
+    attention: AttentionConfig = field(default_factory=AttentionConfig)
+    d_ff: int | None = option(None, "FFN hidden width.", "d_model × ffn_mult")
+    ffn_mult: float = option(4.0, "FFN width as a multiple of d_model (when d_ff is unset).")
+    ffn_activation: str = option("gelu", "FFN activation.", choices=FFN_ACTIVATIONS,
+                                 noun="FFN activation")
+    ffn_bias: bool = option(True, "Biases in the FFN.")
+    norm: str = option("layernorm", "Normalisation.", choices=NORMS, noun="norm")
+    norm_bias: bool = option(True, "LayerNorm bias.")
+    pre_norm: bool = option(True, "Pre-norm blocks (GPT-2, ViT, LLaMA); off: post-norm (BERT).")
+    final_norm: bool = option(True, "A norm after the last block.")
+    vocab: int = option(0, "Vocabulary size (0: a vision model).")
+    tied_embeddings: bool = option(True, "LM head shares the token embedding.")
+    lm_head: bool = option(False, "A language-modelling head.")
+    max_positions: int = option(0, "Learned positions (0: none, e.g. RoPE).")
+    token_types: int = option(0, "Token-type (segment) embeddings.")
+    embedding_norm: bool = option(False, "A norm after the embeddings (BERT).")
+    pooler: bool = option(False, "BERT's pooler (dense + tanh).")
+    image_size: int = option(0, "Image side in pixels (vision models).")
+    patch_size: int = option(0, "Patch side in pixels (vision models).")
+    channels: int = option(3, "Image channels.")
+    cls_token: bool = option(False, "A class token (vision models).")
+    pooling: str = option("cls", "Pooling before the heads.", choices=POOLING, noun="pooling")
+    class_head: tuple[int, ...] = option((), "Classifier widths, e.g. 1000 or 6,1.", "none")
+    dropout: bool = option(False, "Dropout on embeddings and residual branches.")
+    source: str = option("", "Where the configuration comes from.", cli=False)
+    published_params: int | None = option(None, "The published parameter count.", cli=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", _variant_list(self.layers))
+        object.__setattr__(self, "class_head", tuple(self.class_head))
+        if not isinstance(self.attention, AttentionConfig):
+            raise ConfigError(f"attention must be an AttentionConfig, got {self.attention!r}")
+        check_choices(self)
+        for name in ("vocab", "max_positions", "token_types", "image_size", "patch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ConfigError(f"{name} must be a non-negative integer, got {v!r}")
+        if isinstance(self.channels, bool) or not isinstance(self.channels, int) or \
+                self.channels <= 0:
+            raise ConfigError(f"channels must be a positive integer, got {self.channels!r}")
+        if self.d_ff is not None and (isinstance(self.d_ff, bool) or
+                                      not isinstance(self.d_ff, int) or self.d_ff <= 0):
+            raise ConfigError(f"d_ff must be a positive integer, got {self.d_ff!r}")
+        if isinstance(self.ffn_mult, bool) or not isinstance(self.ffn_mult, (int, float)) or \
+                not self.ffn_mult > 0 or self.ffn_mult == float("inf"):
+            raise ConfigError(f"ffn_mult must be a positive number, got {self.ffn_mult!r}")
+        if self.resolved_d_ff <= 0:
+            raise ConfigError(f"ffn_mult={self.ffn_mult} gives an FFN width of "
+                              f"{self.resolved_d_ff}; it must be at least 1")
+        for w in self.class_head:
+            if isinstance(w, bool) or not isinstance(w, int) or w <= 0:
+                raise ConfigError(f"class_head widths must be positive integers, got "
+                                  f"{self.class_head!r}")
+        self._check_shape()
+
+    def _check_shape(self) -> None:
+        if self.is_vision:
+            if self.image_size % self.patch_size:
+                raise ConfigError(f"patch_size={self.patch_size} must divide "
+                                  f"image_size={self.image_size}")
+            if self.attention.seq_len != self.vision_tokens:
+                raise ConfigError(
+                    f"seq_len={self.attention.seq_len} does not match the image: "
+                    f"({self.image_size}/{self.patch_size})² patches"
+                    f"{' + 1 class token' if self.cls_token else ''} = {self.vision_tokens}")
+        elif self.vocab <= 0:
+            raise ConfigError("a text model needs vocab > 0 (or image_size and patch_size)")
+        if self.max_positions and self.attention.seq_len > self.max_positions:
+            raise ConfigError(f"seq_len={self.attention.seq_len} exceeds the model's "
+                              f"max_positions={self.max_positions}")
+
+    @property
+    def is_vision(self) -> bool:
+        return self.image_size > 0 and self.patch_size > 0
+
+    @property
+    def vision_tokens(self) -> int:
+        return (self.image_size // self.patch_size) ** 2 + int(self.cls_token)
+
+    @property
+    def resolved_d_ff(self) -> int:
+        if self.d_ff is not None:
+            return self.d_ff
+        return int(round(self.attention.d_model * self.ffn_mult))
+
+    def with_(self, **changes: Any) -> "ModelConfig":
+        """A copy with model fields or attention fields (``seq_len``, ``dtype``...) changed.
+        ``layers`` may be a number of blocks (of the current uniform variant); ``variant``
+        sets every block's variant."""
+        model_fields = {f.name for f in fields(self)}
+        attn_fields = {f.name for f in fields(AttentionConfig)}
+        bad = set(changes) - model_fields - attn_fields - {"variant"}
+        if bad:
+            raise unknown("model field", sorted(bad)[0], model_fields | attn_fields)
+        mine = {k: v for k, v in changes.items() if k in model_fields}
+        attn = {k: v for k, v in changes.items() if k in attn_fields}
+        layers = _variant_list(mine.get("layers", self.layers), self.layers)
+        if "variant" in changes:
+            layers = (changes["variant"],) * len(layers)
+        mine["layers"] = layers
+        return replace(self, attention=self.attention.with_(**attn) if attn else self.attention,
+                       **mine)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["attention"] = self.attention.as_dict()
+        out["layers"] = list(self.layers)
+        out["class_head"] = list(self.class_head)
+        return out
