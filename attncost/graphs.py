@@ -262,5 +262,5 @@ def layer_graph(variant: str, cfg: AttentionConfig, layers: int = 1,
     v = variants.get(variant)
     d = symbolic_dims() if symbolic else cfg.dims()
     o = v.options_for(cfg.options())
-    v.build(d, o)  # validates (causal support, slicing) even when stacking
-    return stack(v.build, d, o, layers)
+    first = v.build(d, o)  # validates (causal support, slicing) even when stacking
+    return first if layers == 1 else stack(v.build, d, o, layers)

@@ -144,12 +144,11 @@ def _rel(pred: float, meas: float) -> float:
     return (pred - meas) / meas if meas else math.inf
 
 
-def measure_one(variant: str, cfg: AttentionConfig, device: str = "cpu", timing: bool = True,
-                min_run_time: float = 0.2) -> tuple[list[Row], dict[str, Any]]:
+def measure_one(variant: str, cfg: AttentionConfig, device: str = "cpu", timing: bool = True
+                ) -> tuple[list[Row], dict[str, Any]]:
     """Rows for the exact and memory metrics, and the raw timings (predicted later, once
     the latency model is calibrated)."""
     import torch
-    import torch.utils.benchmark as benchmark
 
     from .api import estimate
     from .measure import count_flops, count_params, saved_activation_bytes
@@ -191,31 +190,41 @@ def measure_one(variant: str, cfg: AttentionConfig, device: str = "cpu", timing:
                         rel_error=err, tolerance=tol, ok=ok, detail=detail))
     timings: dict[str, Any] = {}
     if timing:
-        module.eval()
-        xs = x.detach()
-        weight = torch.randn_like(xs)
-
-        def fwd() -> None:
-            with torch.no_grad():
-                module(xs)
-
-        def fwdbwd() -> None:
-            module.zero_grad(set_to_none=True)
-            (module(x) * weight).sum().backward()
-
-        for name, fn in (("latency_fwd_s", fwd), ("latency_fwdbwd_s", fwdbwd)):
-            # one thread (a shared 2-core machine is noisy with more); the best of three
-            # medians resists interference from other processes
-            best = None
-            for _ in range(3):
-                m = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=TIMING_THREADS
-                                    ).blocked_autorange(min_run_time=min_run_time / 3)
-                if best is None or m.median < best.median:
-                    best = m
-            timings[name] = (best.median, best.iqr)
+        timings = time_module(module, x)
         common["threads"] = TIMING_THREADS
         timings["common"] = common
     return rows, timings
+
+
+def time_module(module: Any, x: Any) -> dict[str, tuple[float, float]]:
+    """(median, IQR) seconds of a forward (no grad) and of a forward + backward, on
+    :data:`TIMING_THREADS` threads; the best of three medians resists interference from other
+    processes on a shared machine."""
+    import torch
+    import torch.utils.benchmark as benchmark
+
+    module.eval()
+    xs = x.detach()
+    weight = torch.randn_like(xs)
+
+    def fwd() -> None:
+        with torch.no_grad():
+            module(xs)
+
+    def fwdbwd() -> None:
+        module.zero_grad(set_to_none=True)
+        (module(x) * weight).sum().backward()
+
+    out = {}
+    for name, fn in (("latency_fwd_s", fwd), ("latency_fwdbwd_s", fwdbwd)):
+        best = None
+        for _ in range(3):
+            m = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=TIMING_THREADS
+                                ).blocked_autorange(min_run_time=0.2 / 3)
+            if best is None or m.median < best.median:
+                best = m
+        out[name] = (best.median, best.iqr)
+    return out
 
 
 # -- calibration -----------------------------------------------------------------------------

@@ -17,7 +17,11 @@ def _registries_restored():
     from attncost import metrics, nn, variants
     from attncost.search import tasks
 
+    import importlib.util
+
     variants.names(), tasks.task_names()  # load the built-ins first
+    if importlib.util.find_spec("torch") is not None:
+        nn.module_names()
     saved = (dict(variants.REGISTRY), dict(nn._FACTORIES), dict(metrics.METRICS),
              dict(tasks.TASKS))
     yield

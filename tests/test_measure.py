@@ -11,6 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import attncost as ac  # noqa: E402
+from attncost import variants  # noqa: E402
 from attncost.measure import (count_flops, count_params, flop_counter,  # noqa: E402
                               saved_activation_bytes)
 from attncost.nn import build_attention  # noqa: E402
@@ -22,10 +23,8 @@ GRID = [dict(d_model=96, heads=3, seq_len=77, batch=3), dict(d_model=64, heads=4
 def configs():
     for dims, impl, causal, bias in itertools.product(GRID, ("materialised", "fused"),
                                                       (False, True), (False, True)):
-        for variant in ac.variant_names():
-            if variant not in ac.variants.REGISTRY or variant == "shared-kv":
-                continue
-            if causal and not ac.variants.get(variant).supports_causal:
+        for variant in variants.builtin_names():
+            if causal and not variants.get(variant).supports_causal:
                 continue
             yield variant, ac.AttentionConfig(impl=impl, causal=causal, bias=bias, **dims)
 
@@ -76,8 +75,8 @@ def test_cpu_sdpa_is_counted_and_equals_the_math_path():
     assert fused == 7 * per_matmul
 
 
-@pytest.mark.parametrize("variant", ["standard", "optimised", "efficient", "super", "mqa", "gqa",
-                                     "mla", "kernel-linear"])
+@pytest.mark.parametrize("variant", [v for v in variants.builtin_names()
+                                     if variants.get(v).supports_causal])
 def test_causal_masking_hides_the_future(variant):
     torch.manual_seed(0)
     cfg = ac.AttentionConfig(d_model=32, heads=4, seq_len=10, causal=True, kv_heads=2)
@@ -89,7 +88,8 @@ def test_causal_masking_hides_the_future(variant):
     assert not torch.allclose(module(x)[:, 6:], module(y)[:, 6:], atol=1e-5)
 
 
-@pytest.mark.parametrize("variant", ["standard", "efficient", "super", "linformer", "mla"])
+@pytest.mark.parametrize("variant", [v for v in variants.builtin_names()
+                                     if variants.get(v).impl_matters])
 def test_fused_equals_materialised(variant):
     torch.manual_seed(0)
     base = dict(d_model=32, heads=4, seq_len=12, batch=2, k=6)
@@ -100,7 +100,7 @@ def test_fused_equals_materialised(variant):
     assert torch.allclose(mat(x), fused(x), atol=1e-5)
 
 
-@pytest.mark.parametrize("variant", ac.variant_names()[:10])
+@pytest.mark.parametrize("variant", variants.builtin_names())
 def test_gradients_are_right(variant):
     """torch.autograd.gradcheck in float64 on a tiny configuration."""
     torch.manual_seed(0)

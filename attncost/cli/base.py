@@ -58,8 +58,9 @@ app = typer.Typer(
     name="attncost",
     cls=OneLineErrors,
     help="What an attention layer costs, exactly, before you train anything: parameters, "
-         "FLOPs, memory, KV cache, device fit and roofline latency for standard, Optimised, "
-         "Efficient, Super, Linformer, linear, MQA, GQA, MLA and kernel-linear attention.",
+         "FLOPs, memory, KV cache, device fit and roofline latency of every registered "
+         "attention variant (`attncost compare` lists them), and which variant each layer "
+         "should use (`attncost search`).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

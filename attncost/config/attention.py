@@ -11,7 +11,7 @@ Every field carries its help text (``metadata``): the command line builds its fl
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Callable, Mapping
 
 from ..errors import ConfigError, unknown
@@ -229,7 +229,7 @@ class AttentionConfig:
 
     def as_dict(self) -> dict[str, Any]:
         """Inputs as given plus the resolved dimensions (what JSON output echoes)."""
-        out = asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
         dims = self.dims()
         out.update({name: getattr(dims, name) for name in DIM_FIELDS})
         out["master_weights"] = self.resolved_master_weights

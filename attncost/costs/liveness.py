@@ -46,6 +46,11 @@ def _events(index: dict[str, int]) -> dict[int, list[str]]:
     return by_step
 
 
+def _bytes_by_step(f: "GraphFacts", events: dict[int, list[str]]) -> dict[int, Size]:
+    """The bytes of each step's tensors, summed once."""
+    return {i: f.add_all(f.nbytes(r) for r in names) for i, names in events.items()}
+
+
 def _lifetimes(f: "GraphFacts", roots: list[str], prod: dict[str, int],
                cons: dict[str, list[int]]) -> dict[str, int]:
     """The last step at which each root storage is referenced (``n_ops``: to the end)."""
@@ -141,29 +146,26 @@ def backward_candidates(f: "GraphFacts", roots: list[str], prod: dict[str, int],
     grad_start = {r: n_ops if r == g.output else max(
         (i for i in cons[r] if not getattr(g.ops[i], "grad_is_view", False)),
         default=last_read[r]) for r in grad_roots}
-    grads_made = _events(grad_start)
-    grads_freed = _events({r: prod[r] for r in grad_roots if prod[r] >= 0})
-    params_made = _param_grad_starts(f)
-    released: dict[int, list[str]] = defaultdict(list)
+    made = _bytes_by_step(f, _events(grad_start))
+    for i, sizes in _param_grad_starts(f).items():
+        made[i] = made.get(i, 0) + f.add_all(sizes)
+    freed = _bytes_by_step(f, _events({r: prod[r] for r in grad_roots if prod[r] >= 0}))
     first_saver: dict[str, int] = {}
     for i, saved in enumerate(f.saved_by):
         for s in saved:
             first_saver.setdefault(s, i)
-    for s, i in first_saver.items():  # freed after the backward of the first op saving it
-        released[i].append(s)
+    # a saved tensor is freed after the backward of the first op that saved it
+    for i, size in _bytes_by_step(f, _events(first_saver)).items():
+        freed[i] = freed.get(i, 0) + size
     saved = set(f.all_saved)
     held = f.add_all(f.nbytes(r) for r in roots
                      if g.tensors[r].role == "input" and r not in saved)
-    live = held + f.add_all(f.nbytes(s) for s in f.all_saved)
-    live = live + f.add_all(f.nbytes(r) for r in grads_made.get(n_ops, ()))
-    live = live + f.add_all(params_made.get(n_ops, ()))
+    live = held + f.add_all(f.nbytes(s) for s in f.all_saved) + made.get(n_ops, 0)
     out = []
     for i in reversed(range(n_ops)):
-        live = live + f.add_all(f.nbytes(r) for r in grads_made.get(i, ()))
-        live = live + f.add_all(params_made.get(i, ()))
+        live = live + made.get(i, 0)
         out.append(live + _transient(f, i, grad_start))
-        live = live - f.add_all(f.nbytes(r) for r in grads_freed.get(i, ()))
-        live = live - f.add_all(f.nbytes(s) for s in released.get(i, ()))
+        live = live - freed.get(i, 0)
     return out
 
 

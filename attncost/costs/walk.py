@@ -67,15 +67,13 @@ class GraphFacts:
         self.act_bytes = dtype_bytes(prec.dtype)
         self._sizes = {"act": self.act_bytes, "param": self.act_bytes, **FIXED_BYTES}
         self.symbolic = any(is_symbolic(t.numel) for t in graph.tensors.values())
+        #: a sum: the plain one for exact ints (much faster), the flat sympy Add otherwise
+        self.add_all = total if self.symbolic else sum
         self.need = needs_grad_map(graph, prec.input_requires_grad)
         self.root = {n: graph.root(n) for n in graph.tensors}
         self._metrics: dict[str, Any] = {}
 
     # -- helpers ----------------------------------------------------------------------
-
-    def add_all(self, items: Any) -> Size:
-        """A sum: the plain one for exact ints (much faster), the flat sympy Add otherwise."""
-        return total(items) if self.symbolic else sum(items)
 
     def nbytes(self, name: str) -> Size:
         t = self.graph.tensors[name]

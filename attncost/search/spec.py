@@ -21,6 +21,7 @@ Every error names the file's field (``[budget] memory``) and what is allowed.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,8 +136,8 @@ def _int(section: str, key: str, value: Any, minimum: int = 1) -> int:
 
 
 def _float(section: str, key: str, value: Any, lo: float, hi: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < lo or (
-            hi is not None and value > hi):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            not math.isfinite(value) or value < lo or (hi is not None and value > hi):
         rng = f"in [{lo}, {hi}]" if hi is not None else f"≥ {lo}"
         raise _err(section, key, value, f"must be a number {rng}")
     return float(value)
@@ -148,8 +149,7 @@ def _one_of(section: str, key: str, value: Any, allowed: tuple[str, ...]) -> str
     return value
 
 
-def parse_spec(data: dict[str, Any], source: str = "<spec>") -> SearchSpec:
-    """Validate a spec's parsed TOML (a dict of sections) into a :class:`SearchSpec`."""
+def _check_sections(data: dict[str, Any]) -> None:
     for section, body in data.items():
         if section not in _SECTIONS:
             raise SpecError(f"unknown section [{section}]; allowed: {', '.join(_SECTIONS)}")
@@ -161,14 +161,12 @@ def parse_spec(data: dict[str, Any], source: str = "<spec>") -> SearchSpec:
                 raise SpecError(f"unknown field [{section}] {key}; allowed: "
                                 f"{', '.join(_SECTIONS[section])}"
                                 f"{', layer_<i>' if section == 'candidates' else ''}")
-    s, m = data.get("search", {}), data.get("model", {})
-    c, t = data.get("candidates", {}), data.get("target", {})
-    b, tr = data.get("budget", {}), data.get("training", {})
-    out: dict[str, Any] = {"source": source}
 
+
+def _search_section(s: dict[str, Any], source: str) -> dict[str, Any]:
     if "task" not in s:
         raise SpecError(f"[search] task is required; allowed: {', '.join(task_names())}")
-    out["task"] = _one_of("search", "task", s["task"], tuple(task_names()))
+    out: dict[str, Any] = {"task": _one_of("search", "task", s["task"], tuple(task_names()))}
     out["name"] = str(s.get("name", Path(source).stem if source != "<spec>" else "search"))
     if not out["name"].replace("-", "").replace("_", "").isalnum():
         raise _err("search", "name", out["name"], "letters, digits, - and _ only")
@@ -184,20 +182,24 @@ def parse_spec(data: dict[str, Any], source: str = "<spec>") -> SearchSpec:
             raise _err("search", "storage", s["storage"],
                        "a journal file path or a database URL (postgresql://…)")
         out["storage"] = s["storage"]
+    return out
 
+
+def _model_section(m: dict[str, Any]) -> dict[str, Any]:
     if "layers" not in m:
         raise SpecError("[model] layers is required (the number of transformer blocks)")
-    layers = out["layers"] = _int("model", "layers", m["layers"])
-    for key in ("d_model", "heads", "batch"):
+    out: dict[str, Any] = {"layers": _int("model", "layers", m["layers"])}
+    for key in ("d_model", "heads", "batch", "d_ff"):
         if key in m:
             out[key] = _int("model", key, m[key])
-    if "d_ff" in m:
-        out["d_ff"] = _int("model", "d_ff", m["d_ff"])
     if "ffn_mult" in m:
         out["ffn_mult"] = _float("model", "ffn_mult", m["ffn_mult"], 0.0625)
     if "dtype" in m:
         out["dtype"] = str(m["dtype"])
+    return out
 
+
+def _candidates_section(c: dict[str, Any], layers: int) -> dict[str, Any]:
     known = set(variant_names())
     if "variants" not in c:
         raise SpecError("[candidates] variants is required (a list of variant names)")
@@ -212,25 +214,22 @@ def parse_spec(data: dict[str, Any], source: str = "<spec>") -> SearchSpec:
             raise _err("candidates", key, value, "each variant at most once")
         return tuple(value)
 
-    default = variants_list("variants", c["variants"])
-    choices = [default] * layers
+    choices = [variants_list("variants", c["variants"])] * layers
     for key, value in c.items():
         if key.startswith("layer_"):
             idx = key.removeprefix("layer_")
             if not idx.isdigit() or int(idx) >= layers:
                 raise _err("candidates", key, value, f"layer_0 … layer_{layers - 1}")
             choices[int(idx)] = variants_list(key, value)
-    out["choices"] = tuple(choices)
+    out: dict[str, Any] = {"choices": tuple(choices)}
     for key in ("linformer_k", "kv_heads"):
         if key in c:
             out[key] = _int("candidates", key, c[key])
+    return out
 
-    if "accuracy" in t:
-        out["target_accuracy"] = _float("target", "accuracy", t["accuracy"], 0.0, 1.0)
-    elif out["objective"] != "multi":
-        raise SpecError("[target] accuracy is required for a single-objective search "
-                        "(the accuracy every answer must reach, 0–1)")
 
+def _budget_section(b: dict[str, Any], objective: str, cost: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     if "device" in b:
         try:
             get_device(b["device"])
@@ -251,18 +250,38 @@ def parse_spec(data: dict[str, Any], source: str = "<spec>") -> SearchSpec:
                             "device's roofline)")
     if "headroom" in b:
         out["headroom"] = _float("budget", "headroom", b["headroom"], 0.0, 0.99)
-    if (out["objective"] == "latency" or out["cost"] == "latency" and out["objective"] ==
-            "multi") and "device" not in b:
+    if (objective == "latency" or cost == "latency" and objective == "multi") and \
+            "device" not in b:
         raise SpecError("a latency objective needs [budget] device (latency is the device's "
                         "roofline)")
+    return out
 
+
+def _training_section(tr: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for key, dst in (("steps", "steps"), ("batch", "train_batch"), ("seeds", "seeds"),
                      ("eval_every", "eval_every")):
         if key in tr:
             out[dst] = _int("training", key, tr[key])
     if "lr" in tr:
         out["lr"] = _float("training", "lr", tr["lr"], 1e-7, 1.0)
+    return out
 
+
+def parse_spec(data: dict[str, Any], source: str = "<spec>") -> SearchSpec:
+    """Validate a spec's parsed TOML (a dict of sections) into a :class:`SearchSpec`."""
+    _check_sections(data)
+    out: dict[str, Any] = {"source": source, **_search_section(data.get("search", {}), source)}
+    out.update(_model_section(data.get("model", {})))
+    out.update(_candidates_section(data.get("candidates", {}), out["layers"]))
+    t = data.get("target", {})
+    if "accuracy" in t:
+        out["target_accuracy"] = _float("target", "accuracy", t["accuracy"], 0.0, 1.0)
+    elif out["objective"] != "multi":
+        raise SpecError("[target] accuracy is required for a single-objective search "
+                        "(the accuracy every answer must reach, 0–1)")
+    out.update(_budget_section(data.get("budget", {}), out["objective"], out["cost"]))
+    out.update(_training_section(data.get("training", {})))
     try:
         out["task_options"] = get_task(out["task"]).resolve(data.get("task", {}))
     except AttncostError as e:

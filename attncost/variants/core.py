@@ -67,86 +67,107 @@ def attention(g: Graph, d: Dims, o: Options, *, q: str, k: str, v: str, kv_len=N
     ``repeat_interleave`` makes); the fused kernel reads the shared heads directly. The fused
     kernel needs d_v = d_qk: other widths are zero-padded (MLA).
     """
-    b, h, ell = d.batch, d.heads, d.seq_len
-    kv_len = ell if kv_len is None else kv_len
-    d_qk = d.d_head if d_qk is None else d_qk
-    d_v = d.d_head if d_v is None else d_v
-    kv_heads = h if kv_heads is None else kv_heads
-    bh = b * h
-    causal = o.causal
-
+    shape = _Shape(d, o, d.seq_len if kv_len is None else kv_len,
+                   d.d_head if d_qk is None else d_qk, d.d_head if d_v is None else d_v,
+                   d.heads if kv_heads is None else kv_heads)
     if o.impl == "fused":
-        qh = g.view("q_heads", q)
-        kh = k if heads_layout else g.view("k_heads", k)
-        vh = kh if v == k else (v if heads_layout else g.view("v_heads", v))
-        width, padded = d_v, _differs(d_v, d_qk)
-        if padded:
-            # flash kernels need equal head widths: values are zero-padded to d_qk (a copy)
-            width = d_qk
-            g.tensor("v_padded", b * kv_heads * kv_len * d_qk)
-            g.add(Elementwise("pad_v", (vh,), ("v_padded",), numel=b * kv_heads * kv_len * d_qk))
-            vh = "v_padded"
-        g.tensor("attn_heads", bh * ell * width)
-        g.tensor("lse", bh * ell, storage="fp32")
-        g.add(FusedAttention("sdpa", (qh, kh, vh), ("attn_heads", "lse"), batch_heads=bh,
-                             q_len=ell, kv_len=kv_len, d_qk=d_qk, d_v=width, causal=causal))
-        if not padded:
-            # the kernel writes its output as (b, ℓ, h, d): merging heads is a view
-            return g.view("merged", "attn_heads")
-        # the output sliced back to d_v and merged: a copy of bh·ℓ·d_v elements
-        g.tensor("merged", bh * ell * d_v)
-        g.add(Elementwise("merge_heads", ("attn_heads",), ("merged",), numel=bh * ell * d_v))
-        return "merged"
-    else:
-        qh = g.copy("split_q", q, "q_heads")
+        return _fused(g, shape, q, k, v, heads_layout)
+    return _materialised(g, shape, q, k, v)
 
-        def heads_of(src: str, name: str, d_x) -> str:
-            g.tensor(name, bh * kv_len * d_x)
-            op = "expand" if kv_heads != h else "split"
-            g.add(Elementwise(f"{op}_{name}", (src,), (name,), numel=bh * kv_len * d_x))
-            return name
 
-        kh = heads_of(k, "k_heads", d_qk)
-        vh = kh if v == k else heads_of(v, "v_heads", d_v)
-        scores = bh * ell * kv_len
-        useful = bh * triangle(ell) if causal else None
-        g.tensor("scores", scores)
-        g.add(MatMul("qk", (qh, kh), ("scores",), batch=bh, m=ell, k=d_qk, n=kv_len,
-                     useful_macs=None if useful is None else useful * d_qk))
-        # scale: one multiply per score; saves nothing (the factor is a Python scalar)
-        g.tensor("scaled", scores)
-        g.add(Elementwise("scale", ("scores",), ("scaled",), numel=scores, fwd_per_elem=1,
-                          bwd_per_elem=1, useful_numel=useful))
-        logits = "scaled"
-        if causal:
-            # masked_fill(~tril, -inf): one select per score; autograd saves the bool mask
-            g.tensor("causal_mask", ell * kv_len, role="const", storage="bool")
-            g.add(Elementwise("make_causal_mask", (), ("causal_mask",), numel=ell * kv_len))
-            g.tensor("masked", scores)
-            g.add(Elementwise("mask", ("scaled", "causal_mask"), ("masked",), numel=scores,
-                              fwd_per_elem=1, bwd_per_elem=1, save=("causal_mask",),
-                              useful_numel=useful))
-            logits = "masked"
-        # softmax over keys: max, subtract, exp, sum, divide = 5 FLOPs per score forward;
-        # backward y·(g − Σ g·y) = 4 per score; saves its output
-        g.tensor("probs", scores)
-        g.add(Elementwise("softmax", (logits,), ("probs",), numel=scores, fwd_per_elem=5,
-                          bwd_per_elem=4, save=("probs",), useful_numel=useful))
-        weights = "probs"
-        if o.dropout:
-            # dropout: one multiply per score by the scaled keep-mask; saves the bool mask
-            g.tensor("dropout_mask", scores, storage="bool")
-            g.tensor("probs_dropped", scores)
-            g.add(Elementwise("attn_dropout", ("probs",), ("probs_dropped", "dropout_mask"),
-                              numel=scores, fwd_per_elem=1, bwd_per_elem=1,
-                              save=("dropout_mask",), useful_numel=useful))
-            weights = "probs_dropped"
-        g.tensor("attn_heads", bh * ell * d_v)
-        g.add(MatMul("pv", (weights, vh), ("attn_heads",), batch=bh, m=ell, k=kv_len, n=d_v,
-                     useful_macs=None if useful is None else useful * d_v))
-        # Python references (the caller's arguments, the core's locals) keep the inputs, their
-        # head copies, the logits and the probabilities alive until the core returns
-        for t in (q, k, v, qh, kh, vh, logits, "probs", weights):
-            g.hold(t, "pv")
+class _Shape:
+    """The sizes of one attention core."""
+
+    def __init__(self, d: Dims, o: Options, kv_len, d_qk, d_v, kv_heads) -> None:
+        self.b, self.h, self.ell = d.batch, d.heads, d.seq_len
+        self.bh = d.batch * d.heads
+        self.kv_len, self.d_qk, self.d_v, self.kv_heads = kv_len, d_qk, d_v, kv_heads
+        self.causal, self.dropout = o.causal, o.dropout
+
+
+def _fused(g: Graph, s: _Shape, q: str, k: str, v: str, heads_layout: bool) -> str:
+    """``F.scaled_dot_product_attention`` with a flash kernel on head views."""
+    qh = g.view("q_heads", q)
+    kh = k if heads_layout else g.view("k_heads", k)
+    vh = kh if v == k else (v if heads_layout else g.view("v_heads", v))
+    width, padded = s.d_v, _differs(s.d_v, s.d_qk)
+    if padded:
+        # flash kernels need equal head widths: values are zero-padded to d_qk (a copy)
+        width = s.d_qk
+        g.tensor("v_padded", s.b * s.kv_heads * s.kv_len * s.d_qk)
+        g.add(Elementwise("pad_v", (vh,), ("v_padded",),
+                          numel=s.b * s.kv_heads * s.kv_len * s.d_qk))
+        vh = "v_padded"
+    g.tensor("attn_heads", s.bh * s.ell * width)
+    g.tensor("lse", s.bh * s.ell, storage="fp32")
+    g.add(FusedAttention("sdpa", (qh, kh, vh), ("attn_heads", "lse"), batch_heads=s.bh,
+                         q_len=s.ell, kv_len=s.kv_len, d_qk=s.d_qk, d_v=width,
+                         causal=s.causal))
+    if not padded:
+        # the kernel writes its output as (b, ℓ, h, d): merging heads is a view
+        return g.view("merged", "attn_heads")
+    # the output sliced back to d_v and merged: a copy of bh·ℓ·d_v elements
+    g.tensor("merged", s.bh * s.ell * s.d_v)
+    g.add(Elementwise("merge_heads", ("attn_heads",), ("merged",), numel=s.bh * s.ell * s.d_v))
+    return "merged"
+
+
+def _materialised(g: Graph, s: _Shape, q: str, k: str, v: str) -> str:
+    """The explicit PyTorch path: head copies, ``q kᵀ``, scale, mask, softmax, dropout,
+    ``p v``, head merge (see the module docstring)."""
+    qh = g.copy("split_q", q, "q_heads")
+
+    def heads_of(src: str, name: str, d_x) -> str:
+        g.tensor(name, s.bh * s.kv_len * d_x)
+        op = "expand" if s.kv_heads != s.h else "split"
+        g.add(Elementwise(f"{op}_{name}", (src,), (name,), numel=s.bh * s.kv_len * d_x))
+        return name
+
+    kh = heads_of(k, "k_heads", s.d_qk)
+    vh = kh if v == k else heads_of(v, "v_heads", s.d_v)
+    scores = s.bh * s.ell * s.kv_len
+    useful = s.bh * triangle(s.ell) if s.causal else None
+    g.tensor("scores", scores)
+    g.add(MatMul("qk", (qh, kh), ("scores",), batch=s.bh, m=s.ell, k=s.d_qk, n=s.kv_len,
+                 useful_macs=None if useful is None else useful * s.d_qk))
+    logits = _scaled_and_masked(g, s, scores, useful)
+    # softmax over keys: max, subtract, exp, sum, divide = 5 FLOPs per score forward;
+    # backward y·(g − Σ g·y) = 4 per score; saves its output
+    g.tensor("probs", scores)
+    g.add(Elementwise("softmax", (logits,), ("probs",), numel=scores, fwd_per_elem=5,
+                      bwd_per_elem=4, save=("probs",), useful_numel=useful))
+    weights = "probs"
+    if s.dropout:
+        # dropout: one multiply per score by the scaled keep-mask; saves the bool mask
+        g.tensor("dropout_mask", scores, storage="bool")
+        g.tensor("probs_dropped", scores)
+        g.add(Elementwise("attn_dropout", ("probs",), ("probs_dropped", "dropout_mask"),
+                          numel=scores, fwd_per_elem=1, bwd_per_elem=1,
+                          save=("dropout_mask",), useful_numel=useful))
+        weights = "probs_dropped"
+    g.tensor("attn_heads", s.bh * s.ell * s.d_v)
+    g.add(MatMul("pv", (weights, vh), ("attn_heads",), batch=s.bh, m=s.ell, k=s.kv_len,
+                 n=s.d_v, useful_macs=None if useful is None else useful * s.d_v))
+    # Python references (the caller's arguments, the core's locals) keep the inputs, their
+    # head copies, the logits and the probabilities alive until the core returns
+    for t in (q, k, v, qh, kh, vh, logits, "probs", weights):
+        g.hold(t, "pv")
     # (b, h, ℓ, d_v) -> (b, ℓ, h·d_v): transpose + reshape copies
     return g.copy("merge_heads", "attn_heads", "merged")
+
+
+def _scaled_and_masked(g: Graph, s: _Shape, scores, useful) -> str:
+    """Scale (one multiply per score; saves nothing: the factor is a Python scalar), then the
+    causal mask: ``masked_fill(~tril, -inf)``, one select per score, saving the bool mask."""
+    g.tensor("scaled", scores)
+    g.add(Elementwise("scale", ("scores",), ("scaled",), numel=scores, fwd_per_elem=1,
+                      bwd_per_elem=1, useful_numel=useful))
+    if not s.causal:
+        return "scaled"
+    g.tensor("causal_mask", s.ell * s.kv_len, role="const", storage="bool")
+    g.add(Elementwise("make_causal_mask", (), ("causal_mask",), numel=s.ell * s.kv_len))
+    g.tensor("masked", scores)
+    g.add(Elementwise("mask", ("scaled", "causal_mask"), ("masked",), numel=scores,
+                      fwd_per_elem=1, bwd_per_elem=1, save=("causal_mask",),
+                      useful_numel=useful))
+    return "masked"
