@@ -297,15 +297,18 @@ def validation(rows: Sequence[dict[str, Any]], families: Sequence[tuple[str, Seq
 
 COST_UNITS = {"params": "parameters", "flops": "FLOPs per step",
               "memory_bytes": "peak memory (bytes)", "latency_s": "roofline latency (ms)"}
-STATUS_COLOURS = {"trained": "#009E73", "cached": "#56B4E9", "over-budget": "#D55E00",
-                  "pruned": "#E69F00", "diverged": "#CC79A7", "interrupted": "0.6"}
+STATE_STYLE = {"certified": ("#009E73", "o"), "confirming": ("#56B4E9", "o"),
+               "open": ("#E69F00", "s"), "failed": ("#CC79A7", "v"),
+               "ruled-out": ("#999999", "x")}
 
 
 @styled
 def search(summary: Any):
-    """A search's trials (a :class:`~attncost.search.summary.SearchSummary` or its JSON
-    file): accuracy against cost (feasible, infeasible, the Pareto front or the best, the
-    baseline, the target), and the best feasible cost found so far per trial."""
+    """A search (a :class:`~attncost.search.summary.SearchSummary` or its JSON file): every
+    architecture's mean accuracy against its cost with its confidence bounds, coloured by
+    its standing (certified, confirming, open, failed confirmation, ruled out), the answer or
+    Pareto front, the
+    baseline and the target; and the answer's cost after each evaluation."""
     from .search.summary import SearchSummary
 
     if not isinstance(summary, SearchSummary):
@@ -318,57 +321,75 @@ def search(summary: Any):
     return fig
 
 
-def _met(t: Any, target: float | None) -> bool:
-    return t.accuracy is not None and (target is None or t.accuracy >= target)
-
-
 def _search_scatter(ax: Any, s: Any, key: str) -> None:
     scale = 1e3 if key == "latency_s" else 1.0
-    trained = [t for t in s.trials if t.cost(key) is not None and t.accuracy is not None]
+    for state, (colour_, marker) in STATE_STYLE.items():
+        rows = [r for r in s.architectures if r.state == state and r.accuracy is not None
+                and r.cost(key) is not None]
+        if not rows:
+            continue
+        x = [r.cost(key) * scale for r in rows]
+        y = [r.accuracy for r in rows]
+        lo = [r.accuracy - (r.lower if r.lower is not None else r.accuracy) for r in rows]
+        hi = [(r.upper if r.upper is not None else r.accuracy) - r.accuracy for r in rows]
+        ax.errorbar(x, y, yerr=[[max(v, 0) for v in lo], [max(v, 0) for v in hi]], fmt=marker,
+                    ms=5, color=colour_, ecolor=colour_, elinewidth=0.8, alpha=0.85,
+                    label=f"{state} ({len(rows)})", zorder=3)
     target = s.target_accuracy
-    for meets, fill in ((True, "#56B4E9"), (False, "white")):
-        pts = [t for t in trained if _met(t, target) == meets]
-        if pts:
-            ax.scatter([t.cost(key) * scale for t in pts], [t.accuracy for t in pts], s=28,
-                       color=fill, edgecolors="#0072B2", linewidths=0.8, zorder=3,
-                       label="trained, meets target" if meets else "trained, misses target")
     if target is not None:
         ax.axhline(target, color="#D55E00", ls="--", lw=1, label=f"target {target:.0%}")
     if s.pareto:
-        front = sorted(s.pareto, key=lambda t: t.cost(key))
-        ax.plot([t.cost(key) * scale for t in front], [t.accuracy for t in front],
+        front = sorted(s.pareto, key=lambda r: r.cost(key))
+        ax.plot([r.cost(key) * scale for r in front], [r.accuracy for r in front],
                 color="black", lw=1.4, marker="D", ms=5, label="Pareto front", zorder=4)
     if s.best:
-        ax.scatter([s.best.cost(key) * scale], [s.best.accuracy], marker="*", s=220,
-                   color="#E69F00", edgecolors="black", zorder=5, label="best feasible")
-    if s.baseline:
+        ax.scatter([s.best.cost(key) * scale], [s.best.accuracy], marker="*", s=240,
+                   color="#E69F00", edgecolors="black", zorder=5, label="answer")
+    if s.baseline and s.baseline.accuracy is not None:
         ax.scatter([s.baseline.cost(key) * scale], [s.baseline.accuracy], marker="s", s=60,
                    color="black", zorder=5, label="standard baseline")
     ax.set_xlabel(COST_UNITS[key])
-    ax.set_ylabel("validation accuracy (mean of seeds)")
+    ax.set_ylabel(f"accuracy (mean of runs; bounds at {s.confidence:.0%})")
     ax.set_title(f"{s.name}: accuracy against {COST_UNITS[key].split(' (')[0]}")
     ax.margins(x=0.08, y=0.08)
-    ax.legend(loc="best", framealpha=0.9)
+    ax.legend(loc="best", framealpha=0.9, fontsize=7)
 
 
 def _search_history(hx: Any, s: Any, key: str) -> None:
+    """The cost of the answer (the cheapest certified architecture) after each trial,
+    judged as the search judged it then; ticks: each trial's status."""
+    from .search.evidence import EVALUATED, Evidence, Run
+
     scale = 1e3 if key == "latency_s" else 1.0
-    best, xs, ys = None, [], []
+    cost = {tuple(r.layers): r.cost(key) for r in s.architectures if r.cost(key) is not None}
+    budget = {tuple(r.layers): r.within_budget for r in s.architectures}
+    runs, xs, ys = [], [], []
     for t in sorted(s.trials, key=lambda t: t.trial):
-        if t.feasible and t.cost(key) is not None and _met(t, s.target_accuracy):
-            best = t.cost(key) if best is None else min(best, t.cost(key))
-        if best is not None:
-            xs.append(t.trial)
-            ys.append(best * scale)
+        if t.status in EVALUATED and t.layers and tuple(t.layers) in cost:
+            runs.append(Run(tuple(t.layers), t.seed or 0, t.accuracy, t.status, t.trial))
+            if s.target_accuracy is not None and not s.pareto:
+                ev = Evidence(runs, cost.__getitem__, s.target_accuracy, s.confidence,
+                              allowed=lambda a: budget.get(a, False),
+                              budget=s.spec.get("trials"))
+                answer = ev.answer()
+                if answer is not None:
+                    xs.append(t.trial)
+                    ys.append(answer.cost * scale)
     if xs:
-        hx.step(xs, ys, where="post", color="black", lw=1.6, label="best feasible so far")
+        hx.step(xs, ys, where="post", color="black", lw=1.6, marker=".", ms=6,
+                label="answer's cost")
     statuses: dict[str, list[int]] = {}
     for t in s.trials:
         statuses.setdefault(t.status, []).append(t.trial)
+    base = min(ys) * 0.995 if ys else 0
     for status, numbers in statuses.items():
-        hx.scatter(numbers, [min(ys) * 0.995 if ys else 0] * len(numbers), marker="|",
-                   s=120, color=STATUS_COLOURS.get(status, "0.5"), label=status)
+        hx.scatter(numbers, [base] * len(numbers), marker="|", s=120,
+                   color=STATUS_COLOURS.get(status, "0.5"), label=status)
     hx.set_xlabel("trial")
     hx.set_ylabel(COST_UNITS[key])
-    hx.set_title("optimisation history (ticks: each trial's status)")
+    hx.set_title("the answer after each trial (ticks: each trial's status)")
     hx.legend(loc="upper right", fontsize=7)
+
+
+STATUS_COLOURS = {"trained": "#009E73", "cached": "#56B4E9", "over-budget": "#D55E00",
+                  "pruned": "#E69F00", "diverged": "#CC79A7", "interrupted": "0.6"}

@@ -171,15 +171,16 @@ def _search_sections(folder: Path) -> list[tuple[str, str]]:
 
         def row(label: str, r: Any) -> list[Any]:
             if not r:
-                return [label, "—", "—", "—", "—"]
-            acc = r.accuracy
-            return [label, ",".join(r.layers),
-                    f"{acc:.4f} ± {r.accuracy_spread / 2:.4f}" if acc is not None else "—",
+                return [label, "—", "—", "—", "—", "—"]
+            acc = "—" if r.accuracy is None else (
+                f"{r.accuracy:.4f} [{r.lower:.4f}, {r.upper:.4f}]" if r.lower is not None
+                else f"{r.accuracy:.4f} [–, {r.upper:.4f}]")
+            return [label, ",".join(r.layers), acc, r.runs,
                     f"{r.cost(key) * scale:,.6g}{unit}" if r.cost(key) is not None else "—",
-                    "yes" if r.feasible else "no"]
+                    r.state + ("" if r.within_budget else ", over budget")]
         rows = []
         if d.best:
-            rows.append(row("best feasible", d.best))
+            rows.append(row("answer", d.best))
         for r in d.pareto or []:
             rows.append(row("Pareto", r))
         rows.append(row("standard baseline", d.baseline))
@@ -187,13 +188,15 @@ def _search_sections(folder: Path) -> list[tuple[str, str]]:
         text = "\n".join([
             f"`attncost search {spec['source']}` — {spec.get('description') or spec['name']}. "
             f"Objective: {d.objective} ({d.cost_metric}); target accuracy "
-            f"{d.target_accuracy}; {d.finished_trials} finished trials "
-            f"({', '.join(f'{k} {v}' for k, v in d.statuses().items())}); "
-            f"{d.accuracy_source}." +
-            (f" The search converged {d.converged}." if d.converged else ""),
+            f"{d.target_accuracy} at {d.confidence:.0%} confidence; {d.evaluations} "
+            f"evaluations ({', '.join(f'{k} {v}' for k, v in d.statuses().items())}); "
+            f"noise sd {d.noise_sd:.4f}; {d.accuracy_source}." +
+            (f" Converged: {d.converged}." if d.converged else "") +
+            ("" if d.best or d.pareto else " No architecture was certified to meet the "
+             "target."),
             "",
-            _md_table(["", "layers", "accuracy (mean ± ½ spread)", d.cost_metric,
-                       "feasible (budget and target)"], rows),
+            _md_table(["", "layers", "accuracy [lower, upper]", "runs", d.cost_metric,
+                       "standing"], rows),
             "",
             f"![{spec['name']}]({FIGURES}/search-{spec['name']}.png)",
         ])

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Callable, Optional, Sequence
 import typer
 from typer import _click
 from typer.core import TyperGroup
+from typer.exceptions import Abort
 
 from ..errors import AttncostError
 
@@ -40,7 +41,7 @@ class OneLineErrors(TyperGroup):
                 raise
             typer.echo(f"error: {one_line(e.format_message())}", err=True)
             sys.exit(2)
-        except _click.exceptions.Abort:
+        except Abort:
             if not standalone_mode:
                 raise
             typer.echo("interrupted", err=True)
@@ -230,12 +231,20 @@ def model_flags() -> Any:
 
 # -- shared options ------------------------------------------------------------------------
 
-VariantOpt = Annotated[Optional[list[str]], typer.Option(
-    "--variant", "-v", help="Variant name(s): repeat the flag, separate with commas, or 'all' "
-                            "(see `attncost compare`).")]
+def variant_option(default: str) -> Any:
+    """``-v/--variant`` with the command's default shown."""
+    return Annotated[Optional[list[str]], typer.Option(
+        "--variant", "-v", help="Variant name(s): repeat the flag, separate with commas, or "
+                                "'all'.", show_default=default)]
+
+
+VariantOpt = variant_option("standard")
+AllVariants = variant_option("all")
 Layers = Annotated[Optional[int], typer.Option(
-    help="Attention layers stacked (with --preset: transformer blocks).", show_default="1",
-    parser=parse_int, metavar="INT")]
+    help="Attention layers stacked.", show_default="1", parser=parse_int, metavar="INT")]
+Blocks = Annotated[Optional[int], typer.Option(
+    help="Attention layers stacked; with --preset, the model's transformer blocks.",
+    show_default="1; with --preset, the preset's", parser=parse_int, metavar="INT")]
 ModeOpt = Annotated[Mode, typer.Option(help="Which peak to check against the budget.")]
 DeviceOpt = Annotated[Optional[str], typer.Option(help="A device from `attncost devices`.")]
 Budget = Annotated[Optional[str], typer.Option(
@@ -253,6 +262,14 @@ DevFile = Annotated[Optional[Path], typer.Option(help="TOML file with more devic
 VarFile = Annotated[Optional[list[Path]], typer.Option(
     help="Python file(s) that register extra variants (and their PyTorch modules).")]
 FormatOpt = Annotated[Fmt, typer.Option("--format", "-f", help="Output format.")]
+
+
+class Report(str, Enum):
+    table = "table"
+    json = "json"
+
+
+ReportFormat = Annotated[Report, typer.Option("--format", "-f", help="Output format.")]
 
 
 def preset_help() -> str:

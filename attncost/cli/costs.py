@@ -10,8 +10,9 @@ import typer
 
 from ..errors import AttncostError
 from . import render
-from .base import (Bandwidth, Budget, DecodeTok, DevFile, DeviceOpt, FormatOpt, Fmt, Headroom,
-                   Layers, Mode, ModeOpt, PeakT, VarFile, VariantOpt, app, attention_flags,
+from .base import (AllVariants, Bandwidth, Blocks, Budget, DecodeTok, DevFile, DeviceOpt,
+                   FormatOpt, Fmt, Headroom, Layers, Mode, ModeOpt, PeakT, VarFile, VariantOpt,
+                   app, attention_flags,
                    console, device_of, echo_json, friendly, load_extras, model_flags,
                    parse_int, preset_help, write_csv)
 
@@ -42,7 +43,7 @@ def _estimates(variant: list[str] | None, preset: str | None, fields: dict[str, 
 @model_flags()
 @attention_flags()
 def estimate(
-    variant: VariantOpt = None, layers: Layers = None, mode: ModeOpt = Mode.train,
+    variant: VariantOpt = None, layers: Blocks = None, mode: ModeOpt = Mode.train,
     device: DeviceOpt = None, memory_budget: Budget = None, peak_tflops: PeakT = None,
     bandwidth: Bandwidth = None, headroom: Headroom = 0.1, decode_tokens: DecodeTok = 0,
     preset: Preset = None, fmt: FormatOpt = Fmt.table,
@@ -88,7 +89,7 @@ def estimate(
 @friendly
 @attention_flags()
 def compare(
-    variant: VariantOpt = None, layers: Layers = None, mode: ModeOpt = Mode.train,
+    variant: AllVariants = None, layers: Layers = None, mode: ModeOpt = Mode.train,
     device: DeviceOpt = None, memory_budget: Budget = None, headroom: Headroom = 0.1,
     fmt: FormatOpt = Fmt.table,
     baseline: Annotated[str, typer.Option(help="Variant the ratios divide by.")] = "standard",
@@ -277,7 +278,7 @@ def _grid_flags() -> Any:
 @attention_flags(only=("bias", "causal", "impl", "sharing", "dropout", "dtype", "optimizer",
                        "master_weights"))
 def sweep(
-    variant: VariantOpt = None, layers: Layers = None,
+    variant: AllVariants = None, layers: Layers = None,
     metric: Annotated[Optional[list[str]], typer.Option(help="Metrics to keep (default: all).")] = None,
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", help="Write .csv or .parquet (default: CSV on stdout).")] = None,
@@ -304,7 +305,7 @@ def sweep(
 @model_flags()
 @attention_flags()
 def fit(
-    variant: VariantOpt = None, layers: Layers = None, mode: ModeOpt = Mode.train,
+    variant: VariantOpt = None, layers: Blocks = None, mode: ModeOpt = Mode.train,
     device: DeviceOpt = None, memory_budget: Budget = None, peak_tflops: PeakT = None,
     bandwidth: Bandwidth = None, headroom: Headroom = 0.1, decode_tokens: DecodeTok = 0,
     preset: Preset = None, fmt: FormatOpt = Fmt.table,

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .base import (DeviceOpt, Headroom, Layers, Mode, ModeOpt, VarFile, VariantOpt, app,
+from .base import (AllVariants, DeviceOpt, Headroom, Layers, Mode, VarFile, app,
                    attention_flags, friendly, load_extras)
 
 plot_app = typer.Typer(help="Figures (PNG or SVG by the output's suffix; headless). Each "
@@ -18,10 +18,10 @@ FIGURE_SIZES = ("d_model", "heads", "seq_len", "batch", "dtype", "k", "kv_heads"
                 "max_seq_len", "bias", "causal", "impl", "optimizer")
 
 
-def _names(variant: list[str] | None, default: str) -> list[str]:
+def _names(variant: list[str] | None) -> list[str]:
     from ..variants import resolve
 
-    return resolve(",".join(variant) if variant else default)
+    return resolve(",".join(variant) if variant else "all")
 
 
 def _wrote(path: Path) -> None:
@@ -32,7 +32,7 @@ def _wrote(path: Path) -> None:
 @friendly
 @attention_flags(only=FIGURE_SIZES)
 def plot_curves(
-    variant: VariantOpt = None,
+    variant: AllVariants = None,
     metric: Annotated[str, typer.Option(help="Comma-separated metrics (any of `attncost "
                                              "estimate --format json`'s).")] =
         "params,flops_fwd,train_peak_bytes",
@@ -50,7 +50,7 @@ def plot_curves(
     from .costs import parse_values
 
     load_extras(variant_file, None)
-    fig = plots.curves(_names(variant, "standard,efficient,super,linformer,mqa"),
+    fig = plots.curves(_names(variant),
                        [m.strip() for m in metric.split(",")], axis,
                        parse_values(axis, values), AttentionConfig(**fields),
                        layers=1 if layers is None else layers, device=device, headroom=headroom)
@@ -61,7 +61,7 @@ def plot_curves(
 @friendly
 @attention_flags(only=FIGURE_SIZES)
 def plot_breakdown(
-    variant: VariantOpt = None, layers: Layers = None, device: DeviceOpt = None,
+    variant: AllVariants = None, layers: Layers = None, device: DeviceOpt = None,
     headroom: Headroom = 0.1, output: OutFig = Path("memory-breakdown.png"),
     variant_file: VarFile = None, fields: Any = None,
 ) -> None:
@@ -71,7 +71,7 @@ def plot_breakdown(
     from ..config import AttentionConfig
 
     load_extras(variant_file, None)
-    fig = plots.memory_breakdown(_names(variant, "all"), AttentionConfig(**fields),
+    fig = plots.memory_breakdown(_names(variant), AttentionConfig(**fields),
                                  layers=1 if layers is None else layers, device=device, headroom=headroom)
     _wrote(plots.save(fig, output))
 
@@ -82,7 +82,9 @@ def plot_breakdown(
 def plot_roofline(
     device: Annotated[str, typer.Option(help="A device from `attncost devices`.")] =
         "jetson-orin-nano-8gb",
-    variant: VariantOpt = None, layers: Layers = None, mode: ModeOpt = Mode.infer,
+    variant: AllVariants = None, layers: Layers = None,
+    mode: Annotated[Mode, typer.Option(help="A forward pass (infer) or a training step.")] =
+        Mode.infer,
     output: OutFig = Path("roofline.png"), variant_file: VarFile = None, fields: Any = None,
 ) -> None:
     """A device's roofline with each variant placed on it."""
@@ -90,7 +92,7 @@ def plot_roofline(
     from ..config import AttentionConfig
 
     load_extras(variant_file, None)
-    fig = plots.roofline(device, _names(variant, "all"), AttentionConfig(**fields),
+    fig = plots.roofline(device, _names(variant), AttentionConfig(**fields),
                          layers=1 if layers is None else layers, mode=mode.value)
     _wrote(plots.save(fig, output))
 

@@ -9,7 +9,7 @@ import typer
 
 from ..errors import AttncostError
 from . import render
-from .base import (FormatOpt, Fmt, VarFile, VariantOpt, app, attention_flags, console,
+from .base import (AllVariants, FormatOpt, Fmt, VarFile, app, attention_flags, console,
                    echo_json, friendly, load_extras, needs, parse_int, write_csv)
 
 
@@ -18,7 +18,7 @@ from .base import (FormatOpt, Fmt, VarFile, VariantOpt, app, attention_flags, co
 @attention_flags(only=("d_model", "heads", "seq_len", "batch", "kv_heads", "k", "bias",
                        "causal", "impl"))
 def validate(
-    variant: VariantOpt = None,
+    variant: AllVariants = None,
     grid_name: Annotated[str, typer.Option(
         "--grid", help="default (odd sizes, both implementations, causal, biases, batch 1 "
         "and 3) or small (CI). Giving any size flag validates that one configuration.")] = "default",

@@ -9,8 +9,8 @@ import typer
 
 from ..errors import AttncostError
 from . import render
-from .base import (Fmt, VarFile, app, console, echo_json, friendly, load_extras, needs,
-                   parse_float, parse_int)
+from .base import (Report, ReportFormat, VarFile, app, console, echo_json, friendly,
+                   load_extras, needs, parse_float, parse_int)
 
 IntOpt = dict(parser=parse_int, metavar="INT")
 FloatOpt = dict(parser=parse_float, metavar="NUMBER")
@@ -27,9 +27,13 @@ def _sampler_help() -> str:
 def search(
     spec: Annotated[Path, typer.Argument(help="A search specification (TOML), e.g. "
                                               "search/edge-digits.toml.")],
-    trials: Annotated[Optional[int], typer.Option(help="Finished trials the study should "
-                                                       "hold (a resumed study runs the rest).",
+    trials: Annotated[Optional[int], typer.Option(help="Evaluations (training runs, re-tests "
+                                                       "included) the study should hold; a "
+                                                       "resumed study runs the rest.",
                                                   **IntOpt)] = None,
+    confidence: Annotated[Optional[float], typer.Option(
+        help="Confidence that the answer meets the target.", show_default="0.95",
+        **FloatOpt)] = None,
     workers: Annotated[Optional[int], typer.Option(help="Local worker processes on one "
                                                         "study (journal file or database).",
                                                    **IntOpt)] = None,
@@ -45,7 +49,8 @@ def search(
                                                     **FloatOpt)] = None,
     steps: Annotated[Optional[int], typer.Option(help="Training steps per run.",
                                                  **IntOpt)] = None,
-    seeds: Annotated[Optional[int], typer.Option(help="Training seeds per architecture.",
+    seeds: Annotated[Optional[int], typer.Option(help="Runs every architecture not ruled "
+                                                      "out gets (re-tests add more).",
                                                  **IntOpt)] = None,
     device: Annotated[Optional[str], typer.Option(help="Device whose memory and roofline "
                                                        "are the budget.")] = None,
@@ -58,7 +63,7 @@ def search(
     surrogate: Annotated[bool, typer.Option(
         "--surrogate", help="No training: fit a SURROGATE to the study's measured runs, "
                             "print its held-out error and its predicted best.")] = False,
-    fmt: Annotated[Fmt, typer.Option("--format", "-f", help="table or json.")] = Fmt.table,
+    fmt: ReportFormat = Report.table,
     variant_file: VarFile = None,
     task_file: Annotated[Optional[list[Path]], typer.Option(
         help="Python file(s) that register tasks (@attncost.search.tasks.register_task).")] = None,
@@ -83,10 +88,8 @@ def search(
 
         load_task_file(f)
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # attncost logs each trial itself
-    if fmt is Fmt.csv:
-        raise AttncostError("--format csv is not available for search; use table or json")
     s = load_spec(spec, plugins=(*(variant_file or ()), *(task_file or ())), trials=trials,
-                  workers=workers,
+                  workers=workers, confidence=confidence,
                   storage=storage, sampler=sampler,
                   seed=seed, objective=objective, target_accuracy=target, steps=steps,
                   seeds=seeds, device=device, memory_bytes=memory, latency_ms=latency_ms)
@@ -94,7 +97,7 @@ def search(
         return _search_surrogate(s, fmt)
     summary = run_search(s)
     path = summary.write(output or DEFAULT_RESULTS_DIR / f"{s.name}.json")
-    if fmt is Fmt.json:
+    if fmt is Report.json:
         echo_json(summary.to_dict())
     else:
         _print_search(summary)
@@ -108,37 +111,47 @@ def _cost_cells(r: Any) -> list[str]:
             f"{r.latency_s * 1e3:.4g} ms" if r.latency_s is not None else "n/a"]
 
 
+def _accuracy_cell(r: Any) -> str:
+    if r.accuracy is None:
+        return "—"
+    bounds = (f" [{r.lower:.3f}, {r.upper:.3f}]" if r.lower is not None and r.upper is not None
+              else f" [–, {r.upper:.3f}]" if r.upper is not None else "")
+    return f"{r.accuracy:.4f}{bounds}"
+
+
 def _print_search(summary: Any) -> None:
     t = render.table(f"attncost search {summary.name} — objective {summary.objective} "
-                     f"({summary.cost_metric}), target accuracy {summary.target_accuracy}",
-                     ["", "layers", "accuracy ± ½spread", "params", "FLOPs", "peak memory",
-                      "latency", "trial"], names=2)
-    picks = ([("best", summary.best)] if summary.best else []) + \
+                     f"({summary.cost_metric}), target accuracy {summary.target_accuracy} at "
+                     f"{summary.confidence:.0%} confidence",
+                     ["", "layers", "accuracy [lower, upper]", "runs", "P(≥ target)",
+                      "params", "FLOPs", "peak memory", "latency"], names=2)
+    picks = ([("answer", summary.best)] if summary.best else []) + \
         [("pareto", r) for r in (summary.pareto or [])] + \
         ([("baseline", summary.baseline)] if summary.baseline else [])
     for label, r in picks:
-        acc = (f"{r.accuracy:.4f} ± {r.accuracy_spread / 2:.4f}" if r.accuracy is not None
-               else "—")
-        t.add_row(label, ",".join(r.layers), acc, *_cost_cells(r), str(r.trial))
+        p = f"{r.p_meets_target:.3f}" if r.p_meets_target is not None else "—"
+        t.add_row(label, ",".join(r.layers), _accuracy_cell(r), str(r.runs), p,
+                  *_cost_cells(r))
     out = console()
     out.print(t)
     lines = []
     if summary.best is None and not summary.pareto:
-        lines.append("no feasible architecture found: every trained candidate missed the "
-                     "target or the budget (see the trials in the JSON)")
+        lines.append("no architecture is certified to meet the target within the budget at "
+                     f"{summary.confidence:.0%} confidence (see every architecture in the JSON)")
     if summary.converged:
-        lines.append(f"converged {summary.converged}")
-    lines.append("trials: " + ", ".join(f"{k} {v}" for k, v in summary.statuses().items())
+        lines.append(f"converged: {summary.converged}")
+    lines.append(f"{summary.evaluations} evaluations; noise sd {summary.noise_sd:.4f}; "
+                 "trials: " + ", ".join(f"{k} {v}" for k, v in summary.statuses().items())
                  + f"; {summary.accuracy_source}")
     for line in lines:
         out.print(line, markup=False, highlight=False)
 
 
-def _search_surrogate(s: Any, fmt: Fmt) -> None:
+def _search_surrogate(s: Any, fmt: Report) -> None:
     from ..search import surrogate as sg
 
     out = sg.what_if(s)
-    if fmt is Fmt.json:
+    if fmt is Report.json:
         return echo_json(out)
     cv = out["cross_validation"]
     typer.echo(f"SURROGATE fitted to {cv['runs']} measured runs of {out['study']}: "
@@ -155,60 +168,111 @@ def _search_surrogate(s: Any, fmt: Fmt) -> None:
 @app.command("search-bench")
 @friendly
 def search_bench(
-    layers: Annotated[int, typer.Option(help="Layers of the benchmark stack.", **IntOpt)] = 12,
-    runs: Annotated[int, typer.Option(help="Black boxes (each a different random "
-                                           "instance), one run of each searcher on each.",
-                                      **IntOpt)] = 3,
+    families: Annotated[Optional[str], typer.Option(
+        help="Comma-separated landscape families (and legacy, the first benchmark).",
+        show_default="all")] = None,
+    instances: Annotated[str, typer.Option(
+        help="Instances of each family: 2,3,4,5,6 (the report) or 0,1 (those the searcher "
+             "was tuned on).")] = "2,3,4,5,6",
     samplers: Annotated[Optional[str], typer.Option(
-        help="Comma-separated searchers.", show_default="every sampler")] = None,
-    misspecified: Annotated[bool, typer.Option(
-        help="Add a non-adjacent interaction the attncost sampler cannot model.")] = False,
-    fmt: Annotated[Fmt, typer.Option("--format", "-f", help="table or json.")] = Fmt.table,
+        help="Comma-separated searchers.", show_default="attncost,tpe,nsga2,gp,random")] = None,
+    evaluations: Annotated[int, typer.Option(help="Evaluations per run.", **IntOpt)] = 300,
+    noise: Annotated[float, typer.Option(help="Observation noise sd (accuracy).",
+                                         **FloatOpt)] = 0.0125,
+    jobs: Annotated[Optional[int], typer.Option(help="Parallel processes.",
+                                                show_default="the CPU count", **IntOpt)] = None,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Results JSON; runs already in it are kept (resume).")] = None,
+    fmt: ReportFormat = Report.table,
 ) -> None:
-    """Regret of each searcher against the exact optimum of a black-box accuracy problem
-    (12 layers × 6 variants, costs from the cost model) after 50, 100, 300 evaluations."""
+    """Regret and honesty of each searcher against exact optima: black boxes of seven forms
+    the searcher does not assume (and the first benchmark), observed with noise; the answer
+    after 50, 100 and 300 evaluations is the cheapest architecture certified at 95 %
+    confidence, and is judged against the true accuracy."""
+    import json
+    import os
+
     needs("optuna", extra="search")
     from ..search import benchmark as bm
-    from ..search.samplers import SAMPLERS, check_sampler
+    from ..search.samplers import check_sampler
 
-    if layers < 2:
-        raise AttncostError(f"--layers must be at least 2, got {layers}")
-    if runs < 1:
-        raise AttncostError(f"--runs must be at least 1, got {runs}")
-    names = [check_sampler(n.strip()) for n in (samplers or ",".join(SAMPLERS)).split(",")
-             if n.strip()]
-    # black box 0 was used to choose the sampler's settings: report on others
-    problems = [bm.make_problem(layers, seed=1 + run, misspecified=misspecified)
-                for run in range(runs)]
-    for run, problem in enumerate(problems):
-        typer.echo(f"problem {run + 1}: {layers} layers × {len(bm.VARIANTS)} variants, parameter "
-                   f"budget {problem.param_budget:,}, target {problem.target}; exact optimum "
-                   f"{problem.optimum_cost * 1e3:.4f} ms (standard everywhere: "
-                   f"{problem.space.cost(('standard',) * layers) * 1e3:.4f} ms): "
-                   f"{','.join(problem.optimum)}", err=True)
-    results = []
-    for name in names:
-        for run, problem in enumerate(problems):
-            r = bm.run_sampler(problem, name, run)
-            typer.echo(f"  {name} seed {run}: regret {r.regret} ({r.trials} trials, "
-                       f"{r.seconds:.1f} s)", err=True)
-            results.append(r)
-    rows = bm.summarise(results)
-    if fmt is Fmt.json:
-        return echo_json({"optima": [list(p.optimum) for p in problems],
-                          "optimum_latency_s": [p.optimum_cost for p in problems],
-                          "rows": rows})
-    typer.echo("regret = cost of the answer / exact optimum − 1 (mean over black boxes, worst); "
-               "n✗ = answers whose true accuracy misses the target (noise fooled the search)")
-    typer.echo(f"{'sampler':<10}" + "".join(f"{'regret@' + str(k):>28}" for k in bm.CHECKPOINTS)
-               + f"{'trials/s':>10}")
-    for row in rows:
+    fams = _names_list(families, bm.families(), "family")
+    names = [check_sampler(n) for n in _names_list(samplers, ["attncost", "tpe", "nsga2",
+                                                               "gp", "random"], "sampler")]
+    try:
+        insts = tuple(int(i) for i in instances.split(","))
+    except ValueError:
+        raise AttncostError(f"--instances {instances!r}: a comma-separated list of "
+                            f"integers") from None
+    if evaluations < 1 or not 0 < noise < 0.5 or (jobs is not None and jobs < 1) or \
+            any(i < 0 for i in insts):
+        raise AttncostError(f"--evaluations {evaluations}, --noise {noise}, --jobs {jobs}, "
+                            f"--instances {instances}: positive counts, noise in (0, 0.5)")
+    plan = bm.Plan(tuple(fams), insts, tuple(names), evaluations, noise)
+    done: dict = {}
+    if output is not None and output.is_file():
+        try:
+            stored = json.loads(output.read_text())
+            done = {r.key(): r for r in map(bm.RunResult.from_dict, stored["runs"])
+                    if stored.get("evaluations") == evaluations and stored.get("noise") == noise}
+        except (ValueError, KeyError, TypeError):
+            raise AttncostError(f"{str(output)!r} is not a search-bench results file") from None
+
+    def save(r: Any) -> None:
+        done[r.key()] = r
+        if output is not None:
+            from ..files import write_text
+
+            write_text(output, json.dumps({"evaluations": evaluations, "noise": noise,
+                                           "runs": [x.to_dict() for x in done.values()]}))
+
+    results, margins = bm.run_plan(plan, done, jobs or os.cpu_count() or 1,
+                                   lambda line: typer.echo(line, err=True), save)
+    rows = bm.summarise(results) + bm.summarise(results, "observed")
+    if fmt is Report.json:
+        return echo_json({"plan": plan.__dict__, "rows": rows,
+                          "margin_regret": {f"{f} {i}": m for (f, i), m in margins.items()}})
+    typer.echo(bench_table(rows, margins, plan))
+
+
+def _names_list(text: str | None, default: list[str], what: str) -> list[str]:
+    names = [n.strip() for n in (text or ",".join(default)).split(",") if n.strip()]
+    if not names:
+        raise AttncostError(f"no {what} given: name one or more")
+    if what == "family":
+        from ..errors import unknown
+
+        for n in names:
+            if n not in default:
+                raise unknown("landscape family", n, default)
+    return names
+
+
+def bench_table(rows: list[dict], margins: dict, plan: Any) -> str:
+    """The benchmark as text: per family and searcher, regret at each checkpoint (mean and
+    worst), answers that truly miss the target, runs without an answer."""
+    from ..search.benchmark import CHECKPOINTS
+
+    checkpoints = [k for k in CHECKPOINTS if k <= plan.evaluations]
+    out = [f"search-bench: {len(plan.instances)} instance(s) ({','.join(map(str, plan.instances))}) "
+           f"of each family, {plan.evaluations} evaluations, noise sd {plan.noise}; regret = "
+           f"cost of the answer / exact optimum − 1, mean (worst); ✗ = answers whose true "
+           f"accuracy misses the target; ∅ = no answer",
+           f"{'family':<16}{'searcher':<10}{'rule':<10}" +
+           "".join(f"{'@' + str(k):>26}" for k in checkpoints)]
+    for r in rows:
         cells = []
-        for k in bm.CHECKPOINTS:
-            mean, worst = row[f"regret@{k}_mean"], row[f"regret@{k}_worst"]
-            txt = "no answer" if mean is None else f"{mean:.2%} (worst {worst:.2%})" \
-                if worst is not None else f"{mean:.2%} ({row[f'no_answer@{k}']} none)"
-            if row[f"infeasible_answer@{k}"]:
-                txt += f" {row[f'infeasible_answer@{k}']}✗"
-            cells.append(f"{txt:>28}")
-        typer.echo(f"{row['sampler']:<10}" + "".join(cells) + f"{row['trials_per_s']:>10.1f}")
+        for k in checkpoints:
+            mean, worst = r[f"regret@{k}_mean"], r[f"regret@{k}_worst"]
+            txt = "—" if mean is None else f"{mean:6.1%} ({worst:6.1%})"
+            marks = (f" {r[f'infeasible@{k}']}✗" if r[f"infeasible@{k}"] else "") + \
+                (f" {r[f'none@{k}']}∅" if r[f"none@{k}"] else "")
+            cells.append(f"{txt + marks:>26}")
+        out.append(f"{r['family']:<16}{r['sampler']:<10}{r['rule']:<10}" + "".join(cells))
+    by_family: dict[str, list[float]] = {}
+    for (family, _), m in margins.items():
+        by_family.setdefault(family, []).append(m)
+    out.append("what a one-point certification margin costs (regret of the cheapest "
+               "arrangement ≥ target + 0.01), mean over instances: " +
+               ", ".join(f"{f} {sum(v) / len(v):.1%}" for f, v in by_family.items()))
+    return "\n".join(out)

@@ -1,16 +1,15 @@
-"""The objective of one trial: exact costs first, then real training (or a cached result).
+"""What one evaluation of a real search is: exact costs first, then one training run.
 
-One trial = one per-layer choice of attention variants. Its costs come first, exactly, from
-the cost model; a candidate over the budget is recorded as infeasible and never trained. A
-candidate whose architecture was already trained in this study reuses that result (the
-``cached_from`` attribute says which trial). Otherwise it is trained on the task for every
-seed; the first seed reports its held-out score to Optuna as it goes, so a hopeless
-candidate is pruned (single-objective studies only). A run that diverges is recorded as failed
-with its reason; the study goes on.
+The search loop (:mod:`attncost.search.loop`) decides which architecture and which seed;
+:class:`Trainer` evaluates it — the candidate's model (the task's input and head around the
+spec's skeleton) trained on the task with that seed, scored on the held-out split. The first
+run of an architecture reports its score to Optuna as it goes, so a hopeless candidate is
+pruned (single-objective studies; re-tests are never pruned). A run that diverges ends as
+failed with its reason; the study goes on.
 
-Trial attributes (``optuna-dashboard`` shows them): ``status`` (trained | cached |
-over-budget | diverged | pruned), ``accuracy`` (mean over seeds), ``accuracy_spread``
-(max − min), ``accuracies``, ``layers``, the costs, ``reason``, ``train_seconds``, ``worker``.
+Trial attributes (``optuna-dashboard`` shows them): ``layers``, ``seed``, ``status`` (trained |
+pruned | diverged | over-budget | cached), ``accuracy`` (this run's), the costs, ``reason``,
+``train_seconds``, ``worker``, ``retest``.
 """
 
 from __future__ import annotations
@@ -19,14 +18,13 @@ import functools
 import os
 import socket
 import sys
-import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from .samplers import NEEDS_SPACE, SamplerContext, make_sampler
-from .space import CandidateCost, candidate_cost, layer_space
+from .space import CandidateCost, LayerSpace, candidate_cost, layer_space
 from .spec import SearchSpec
-from .tasks import TrainingDiverged, get_task
+from .tasks import get_task
 
 
 def cost_function(spec: SearchSpec) -> Callable[[tuple[str, ...]], CandidateCost]:
@@ -65,8 +63,8 @@ def alive(pid: int) -> bool:
 
 
 @dataclass
-class Searcher:
-    """The objective and what it shares across trials (costs, the task's data)."""
+class Trainer:
+    """The evaluator of a real search, and what it shares across runs (costs, data)."""
 
     spec: SearchSpec
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)
@@ -75,152 +73,53 @@ class Searcher:
         self.cost_of = cost_function(self.spec)
         self.task = get_task(self.spec.task)
         self._data: dict[int, Any] = {}
+        self._space: LayerSpace | None = None
 
     def data(self, seed: int) -> Any:
         if seed not in self._data:
             self._data[seed] = self.task.data(self.spec.task_options, seed)
         return self._data[seed]
 
-    def space(self) -> Any:
-        return layer_space(self.spec.choices, self.spec.cost_metric, self.cost_of)
+    def space(self) -> LayerSpace:
+        """The exact costs of the candidates (additive over layers where the cost is)."""
+        if self._space is None:
+            s = self.spec
+            needs = s.sampler in NEEDS_SPACE and not s.multi
+            space = layer_space(s.choices, s.cost_metric, self.cost_of, need_additive=needs)
+            space.budget_ok = lambda arch: self.cost_of(arch).fits
+            self._space = space
+        return self._space
 
-    def sampler(self) -> Any:
+    def searcher(self) -> Any:
+        """The spec's sampler: a proposer (attncost) or an Optuna sampler."""
         s = self.spec
-        space = self.space() if s.sampler in NEEDS_SPACE and not s.multi else None
-        return make_sampler(s.sampler, SamplerContext(s.seed, space, s.target_accuracy,
+        return make_sampler(s.sampler, SamplerContext(s.seed, self.space(), s.target_accuracy,
                                                       chance(s), s.multi, self.log))
 
-    def objective(self, trial: Any) -> Any:
+    def cost_attrs(self, arch: tuple[str, ...]) -> dict[str, Any]:
+        return {k: v for k, v in self.cost_of(arch).as_dict().items()
+                if k not in ("violations", "fits")}
+
+    def evaluate(self, trial: Any, arch: tuple[str, ...], seed: int) -> float:
+        """Train ``arch`` once with ``seed``; its held-out accuracy."""
         import optuna
 
         s = self.spec
-        arch = tuple(trial.suggest_categorical(f"layer_{i}", list(c))
-                     for i, c in enumerate(s.choices))
-        trial.set_user_attr("layers", list(arch))
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
-        cost = self.cost_of(arch)
-        for key, value in cost.as_dict().items():
-            if key not in ("violations", "fits"):
-                trial.set_user_attr(key, value)
-        value = cost.value(s.cost_metric)
-        for key, v in cost.violations.items():
-            trial.set_constraint(key, v)
-        if not cost.fits and not trial.user_attrs.get("baseline"):
-            trial.set_user_attr("status", "over-budget")
-            if s.multi:
-                raise optuna.TrialPruned(f"over budget, not trained: {cost.reason}")
-            trial.set_constraint("accuracy", s.target_accuracy)  # not trained: unmet
-            return value
-        accs, seconds, source = self._accuracy(trial, arch)
-        acc = sum(accs) / len(accs)
-        trial.set_user_attr("accuracies", accs)
-        trial.set_user_attr("accuracy", acc)
-        trial.set_user_attr("accuracy_spread", max(accs) - min(accs))
-        trial.set_user_attr("train_seconds", seconds)
-        if source is not None:
-            trial.set_user_attr("status", "cached")
-            trial.set_user_attr("cached_from", source)
-        else:
-            trial.set_user_attr("status", "trained")
-        if s.multi:
-            return acc, value
-        trial.set_constraint("accuracy", s.target_accuracy - acc)
-        return value  # the baseline is trained even over budget, and stays infeasible
-
-    def _cached(self, trial: Any, arch: tuple[str, ...]) -> Any:
-        """A finished trial of the same architecture: trained (complete) or diverged (the
-        seeds are fixed, so it would diverge again)."""
-        from optuna.trial import TrialState
-
-        for t in trial.study.get_trials(deepcopy=False,
-                                        states=(TrialState.COMPLETE, TrialState.FAIL)):
-            if t.user_attrs.get("layers") != list(arch):
-                continue
-            if "accuracies" in t.user_attrs or t.user_attrs.get("status") == "diverged":
-                return t
-        return None
-
-    def _wait_for_twin(self, trial: Any, arch: tuple[str, ...], poll_s: float = 1.0) -> None:
-        """Another worker is training the same architecture right now: wait for it, then
-        reuse its result, instead of training it twice."""
-        from optuna.trial import TrialState
-
-        while True:
-            twins = [t for t in trial.study.get_trials(deepcopy=False,
-                                                       states=(TrialState.RUNNING,))
-                     if t.number < trial.number and t.user_attrs.get("layers") == list(arch)
-                     and alive_worker(t.user_attrs.get("worker", ""))]
-            if not twins:
-                return
-            time.sleep(poll_s)
-
-    def _accuracy(self, trial: Any, arch: tuple[str, ...]) -> tuple[list[float], float, int | None]:
-        self._wait_for_twin(trial, arch)
-        hit = self._cached(trial, arch)
-        if hit is not None and hit.user_attrs.get("status") == "diverged":
-            trial.set_user_attr("status", "diverged")
-            trial.set_user_attr("cached_from", hit.number)
-            trial.set_user_attr("reason", hit.user_attrs.get("reason", ""))
-            raise TrainingDiverged(f"{hit.user_attrs.get('reason')} (trial {hit.number})")
-        if hit is not None:
-            for step, v in hit.intermediate_values.items():
-                trial.report(v, step)
-            return list(hit.user_attrs["accuracies"]), 0.0, hit.number
-        model = self.spec.model(arch)
-        accs: list[float] = []
-        seconds = 0.0
-        for seed in range(self.spec.seeds):
-            r = self.train_one(trial, model, seed)
-            accs.append(r.accuracy)
-            seconds += r.seconds
-        return accs, seconds, None
-
-    def train_one(self, trial: Any, model: Any, seed: int) -> Any:
-        """One training run of ``model`` on ``seed``; the first seed reports to the pruner."""
-        import optuna
-
-        s = self.spec
+        screening = not trial.user_attrs.get("retest")
 
         def on_eval(step: int, acc: float) -> None:
-            if seed != 0 or s.multi:
+            if s.multi:
                 return
-            trial.report(acc, step)
-            if trial.should_prune():
-                trial.set_user_attr("status", "pruned")
+            trial.report(acc, step)  # every run: the pruner compares with past successes
+            if screening and trial.should_prune():
                 trial.set_user_attr("reason", f"accuracy {acc:.3f} at step {step} is "
-                                              f"behind every successful trial")
+                                              f"behind every successful run")
+                trial.set_user_attr("accuracy", acc)
                 raise optuna.TrialPruned(f"accuracy {acc:.3f} at step {step}")
 
-        try:
-            return self.task.train(model, s.task_options, steps=s.steps, batch=s.train_batch,
-                                   lr=s.lr, seed=seed, eval_every=s.eval_every,
-                                   data=self.data(seed), on_eval=on_eval)
-        except TrainingDiverged as e:
-            trial.set_user_attr("status", "diverged")
-            trial.set_user_attr("reason", str(e))
-            raise
-
-    def log_trial(self, study: Any, frozen: Any) -> None:
-        a = frozen.user_attrs
-        layers = ",".join(a.get("layers", []))
-        acc = a.get("accuracy")
-        if acc is not None:
-            acc_s = f"acc {acc:.3f}±{a.get('accuracy_spread', 0) / 2:.3f}"
-        elif frozen.intermediate_values:
-            acc_s = "stopped early"
-        else:
-            acc_s = "not trained"
-        self.log(f"trial {frozen.number:>3} [{layers}] {frozen.state.name.lower()} "
-                 f"({a.get('status', 'interrupted')}) {acc_s} "
-                 f"{self.spec.cost_metric} {_fmt_cost(self.spec.cost_metric, a)} "
-                 f"{a.get('reason', '')}".rstrip())
-
-
-def _fmt_cost(metric: str, attrs: dict[str, Any]) -> str:
-    key = {"memory": "memory_bytes", "latency": "latency_s"}.get(metric, metric)
-    v = attrs.get(key)
-    if v is None:
-        return "?"
-    if metric == "latency":
-        return f"{v * 1e3:.4g} ms"
-    return f"{v:,}"
+        r = self.task.train(s.model(arch), s.task_options, steps=s.steps, batch=s.train_batch,
+                            lr=s.lr, seed=seed, eval_every=s.eval_every, data=self.data(seed),
+                            on_eval=on_eval)
+        trial.set_user_attr("train_seconds", r.seconds)
+        return r.accuracy

@@ -1,5 +1,10 @@
-"""Running a search: open (or resume) the study, share it between worker processes, recover
-trials a killed worker left behind, train the baseline, summarise."""
+"""Running a search: open (or resume) the study, train the baseline, run the search loop in
+one or several worker processes on the same study, recover what a killed worker left, and
+summarise.
+
+The evaluation budget (``trials``) is study-wide: every worker's loop counts the runs the
+study holds (and those running), so N workers together run ``trials`` evaluations.
+"""
 
 from __future__ import annotations
 
@@ -8,97 +13,114 @@ import socket
 import time
 from typing import Any, Callable
 
-from .objective import Searcher, alive
+from .loop import LoopSettings, SearchLoop, Step, runs_of
+from .objective import Trainer, alive
 from .pruners import make_pruner
 from .spec import SearchSpec
 from .storage import SearchError, is_database_url, make_storage, storage_for, study_name
-from .summary import COST_KEYS, COUNTED, SearchSummary, TrialRow
-from .tasks import TrainingDiverged
+from .summary import SearchSummary, summarise
 
 
-def open_study(spec: SearchSpec, searcher: Searcher | None = None) -> tuple[Any, Any]:
+def open_study(spec: SearchSpec, trainer: Trainer | None = None) -> tuple[Any, Any]:
     """The spec's study (created or loaded) and its storage."""
     import optuna
 
-    searcher = searcher or Searcher(spec)
+    trainer = trainer or Trainer(spec)
+    searcher = trainer.searcher()
+    sampler = searcher if not hasattr(searcher, "propose") else \
+        optuna.samplers.RandomSampler(seed=spec.seed)
     storage = make_storage(storage_for(spec))
     directions = ["maximize", "minimize"] if spec.multi else ["minimize"]
     pruner = (optuna.pruners.NopPruner() if spec.multi else
               make_pruner(spec.target_accuracy, warmup_steps=spec.steps // 2))
     study = optuna.create_study(storage=storage, study_name=study_name(spec),
-                                directions=directions, sampler=searcher.sampler(),
-                                pruner=pruner, load_if_exists=True)
+                                directions=directions, sampler=sampler, pruner=pruner,
+                                load_if_exists=True)
     if not study.user_attrs:
         study.set_user_attr("spec", spec.as_dict())
         study.set_user_attr("cost_metric", spec.cost_metric)
     return study, storage
 
 
-def counted_trials(study: Any) -> int:
-    """Trials that finished with a result (interrupted ones are not counted: they rerun)."""
-    from optuna.trial import TrialState
+def make_loop(spec: SearchSpec, study: Any, trainer: Trainer) -> SearchLoop:
+    searcher = trainer.searcher()
+    settings = LoopSettings(spec.target_accuracy if spec.target_accuracy is not None else 0.0,
+                            spec.trials, spec.confidence, multi=spec.multi,
+                            front_runs=max(2, spec.seeds), min_runs=spec.seeds)
+    return SearchLoop(study, trainer.space(), settings, trainer.evaluate,
+                      searcher if hasattr(searcher, "propose") else None, trainer.cost_attrs)
 
-    return sum(1 for t in study.get_trials(deepcopy=False)
-               if t.state not in (TrialState.RUNNING, TrialState.WAITING)
-               and t.user_attrs.get("status") in COUNTED)
+
+def counted_trials(study: Any) -> int:
+    """Evaluations the study holds (runs that trained, were pruned or diverged)."""
+    return len(runs_of(study))
 
 
 def recover_interrupted(study: Any, storage: Any) -> int:
     """Trials left RUNNING by a killed worker on this host (its pid is gone) are marked
-    failed and their architecture is queued again; interrupted (Ctrl-C) failures are queued
-    again too. Returns how many were queued."""
+    failed and ``interrupted``: they are not evaluations, and the loop chooses again.
+    Returns how many were found."""
     from optuna.trial import TrialState
 
     host = socket.gethostname()
-    done = set(study.user_attrs.get("requeued", []))
-    queued = []
-    for t in study.get_trials(deepcopy=False):
+    found = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = t.user_attrs.get("worker", "")
-        stale = False
-        if t.state == TrialState.RUNNING and worker.startswith(host + ":"):
-            stale = not alive(int(worker.split(":")[1]))
-            if stale:
-                storage.set_trial_user_attr(t._trial_id, "status", "interrupted")
-                storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-        interrupted = t.state == TrialState.FAIL and t.user_attrs.get("status") not in COUNTED
-        if (stale or interrupted) and t.number not in done and t.params and \
-                len(t.params) == len(t.distributions):
-            study.enqueue_trial(t.params, user_attrs={k: v for k, v in t.user_attrs.items()
-                                                      if k == "baseline"})
-            queued.append(t.number)
-    if queued:
-        study.set_user_attr("requeued", sorted(done | set(queued)))
-    return len(queued)
+        if worker.startswith(host + ":") and not alive(int(worker.split(":")[1])):
+            storage.set_trial_user_attr(t._trial_id, "status", "interrupted")
+            storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+            found += 1
+    return found
 
 
-def _worker(spec: SearchSpec, n_trials: int, threads: int) -> None:
-    """One process's share of the trials (``--workers``)."""
+def log_step(trainer: Trainer, loop: SearchLoop, step: Step) -> None:
+    if step.kind == "stop":
+        return
+    ev = loop.evidence()
+    c = ev.candidates.get(step.arch)
+    v = ev.verdicts.get(step.arch)
+    acc = f"acc {step.accuracy:.3f}" if step.accuracy is not None else step.status
+    where = (f"; mean {v.mean:.3f} over {v.n} run(s), {v.state}" if v is not None and
+             v.mean is not None else "")
+    cost = c.cost if c is not None else loop.space.cost(step.arch)
+    trainer.log(f"{step.kind:>6} [{','.join(step.arch)}] seed {step.seed}: {acc}{where} "
+                f"({trainer.spec.cost_metric} {cost:.4g}) {step.reason}".rstrip())
+
+
+def _run_loop(spec: SearchSpec, trainer: Trainer, study: Any) -> str | None:
+    loop = make_loop(spec, study, trainer)
+    while True:
+        step = loop.step()
+        log_step(trainer, loop, step)
+        if step.kind == "stop":
+            if loop.converged:
+                study.set_user_attr("converged", loop.converged)
+            return loop.converged
+
+
+def _worker(spec: SearchSpec, threads: int) -> None:
+    """One worker process on the shared study (``--workers``)."""
+    import optuna
     import torch
 
     from ..plugins import import_file
 
     for path in spec.plugins:  # the user's variants and tasks, as in the parent
         import_file(path)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(threads)
-    searcher = Searcher(spec)
-    study, _ = open_study(spec, searcher)
-    _optimize(study, searcher, n_trials)
+    trainer = Trainer(spec)
+    study, _ = open_study(spec, trainer)
+    _run_loop(spec, trainer, study)
 
 
-def _optimize(study: Any, searcher: Searcher, n_trials: int) -> None:
-    study.optimize(searcher.objective, n_trials=n_trials, catch=(TrainingDiverged,),
-                   callbacks=[searcher.log_trial], gc_after_trial=False)
-
-
-def _run_workers(spec: SearchSpec, remaining: int) -> None:
+def _run_workers(spec: SearchSpec) -> None:
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
     threads = max(1, (os.cpu_count() or 1) // spec.workers)
-    shares = [remaining // spec.workers + (i < remaining % spec.workers)
-              for i in range(spec.workers)]
-    procs = [ctx.Process(target=_worker, args=(spec, n, threads), daemon=False)
-             for n in shares if n]
+    procs = [ctx.Process(target=_worker, args=(spec, threads), daemon=False)
+             for _ in range(spec.workers)]
     for p in procs:
         p.start()
     try:
@@ -114,84 +136,39 @@ def _run_workers(spec: SearchSpec, remaining: int) -> None:
                           f"trials are kept in {storage_for(spec)}: rerun to resume")
 
 
+def train_baseline(spec: SearchSpec, trainer: Trainer, study: Any) -> None:
+    """Standard attention in every layer, run once (seed 0) before the search — to compare
+    with, even when it is over the budget."""
+    if not all("standard" in c for c in spec.choices):
+        return
+    arch = ("standard",) * spec.layers
+    if any(r.arch == arch for r in runs_of(study)):
+        return
+    trainer.log("training the standard-attention baseline")
+    loop = make_loop(spec, study, trainer)
+    step = loop._run(loop._ask(arch, {"baseline": True}), arch, 0, "new", loop.evidence())
+    log_step(trainer, loop, step)
+
+
 def run_search(spec: SearchSpec, *, log: Callable[[str], None] | None = None) -> SearchSummary:
-    """Run (or resume) the study until it holds ``spec.trials`` finished trials, then train
-    the standard baseline if the search did not, and return the :class:`SearchSummary`."""
-    searcher = Searcher(spec, **({"log": log} if log else {}))
+    """Run (or resume) the study until its loop stops (budget spent or converged) and return
+    the :class:`SearchSummary`."""
+    trainer = Trainer(spec, **({"log": log} if log else {}))
     if spec.workers > 1 and not is_database_url(storage_for(spec)) and \
             storage_for(spec).endswith((".db", ".sqlite", ".sqlite3")):
         raise SearchError("SQLite cannot take concurrent workers; use a journal file or "
                           "postgresql://")
-    study, storage = open_study(spec, searcher)
-    queued = recover_interrupted(study, storage)
-    if queued:
-        searcher.log(f"resuming: {queued} interrupted trial(s) queued again")
+    study, storage = open_study(spec, trainer)
+    found = recover_interrupted(study, storage)
+    if found:
+        trainer.log(f"resuming: {found} interrupted run(s) marked failed; the loop goes on")
     done = counted_trials(study)
-    baseline = {f"layer_{i}": "standard" for i in range(spec.layers)}
-    has_baseline = all("standard" in c for c in spec.choices)
-    if done == 0 and not any(t.state.name == "WAITING" for t in study.trials) and has_baseline:
-        study.enqueue_trial(baseline, user_attrs={"baseline": True})
-    remaining = spec.trials - done
-    searcher.log(f"study {study.study_name} in {storage_for(spec)}: {done} finished trial(s), "
-                 f"{max(remaining, 0)} to run, {spec.workers} worker(s)")
+    trainer.log(f"study {study.study_name} in {storage_for(spec)}: {done} evaluation(s) of "
+                f"{spec.trials}, {spec.workers} worker(s)")
     start = time.perf_counter()
-    if remaining > 0:
-        if spec.workers == 1:
-            _optimize(study, searcher, remaining)
-        else:
-            _run_workers(spec, remaining)
-    if has_baseline and not any(t.user_attrs.get("layers") == ["standard"] * spec.layers
-                                and "accuracy" in t.user_attrs for t in study.trials):
-        searcher.log("training the standard-attention baseline")
-        study.enqueue_trial(baseline, user_attrs={"baseline": True})
-        _optimize(study, searcher, 1)
-    return summarise(spec, study, elapsed_s=time.perf_counter() - start)
-
-
-# -- results -------------------------------------------------------------------------------
-
-
-def _feasible(spec: SearchSpec, t: Any) -> bool:
-    """Single-objective: every constraint (budget, accuracy) met. Multi-objective: trained,
-    i.e. within the budget (over-budget candidates are pruned untrained)."""
-    if spec.multi:
-        return t.user_attrs.get("status") in ("trained", "cached")
-    return bool(t.constraints) and all(v <= 0 for v in t.constraints.values())
-
-
-def trial_row(spec: SearchSpec, t: Any) -> TrialRow:
-    a = t.user_attrs
-    return TrialRow(
-        trial=t.number, layers=a.get("layers"), state=t.state.name.lower(),
-        status=a.get("status", "interrupted"), accuracy=a.get("accuracy"),
-        accuracy_spread=a.get("accuracy_spread"), accuracies=a.get("accuracies"),
-        params=a.get("params"), flops=a.get("flops"), memory_bytes=a.get("memory_bytes"),
-        latency_s=a.get("latency_s"), feasible=_feasible(spec, t),
-        meets_target=(a.get("accuracy") is not None and spec.target_accuracy is not None
-                      and a["accuracy"] >= spec.target_accuracy),
-        reason=a.get("reason"), cached_from=a.get("cached_from"),
-        train_seconds=a.get("train_seconds"))
-
-
-def summarise(spec: SearchSpec, study: Any, elapsed_s: float | None = None) -> SearchSummary:
-    """Best feasible architecture (single) or the Pareto front (multi), the standard
-    baseline, and every trial."""
-    rows = [trial_row(spec, t) for t in study.trials]
-    key = COST_KEYS[spec.cost_metric]
-    baseline = next((r for r in rows if r.layers == ["standard"] * spec.layers
-                     and r.accuracy is not None), None)
-    out = SearchSummary(
-        spec=spec.as_dict(), study=study.study_name, storage=storage_for(spec),
-        objective=spec.objective, cost_metric=spec.cost_metric, cost_key=key,
-        target_accuracy=spec.target_accuracy, finished_trials=counted_trials(study),
-        accuracy_source=f"measured: {spec.seeds} seed(s) × {spec.steps} steps of "
-                        f"{spec.task} per architecture, validation split",
-        trials=rows, baseline=baseline, converged=study.user_attrs.get("converged"),
-        elapsed_s=elapsed_s)
-    if spec.multi:
-        out.pareto = sorted((trial_row(spec, t) for t in study.best_trials),
-                            key=lambda r: r.cost(key))
+    train_baseline(spec, trainer, study)
+    if spec.workers == 1:
+        _run_loop(spec, trainer, study)
     else:
-        feasible = [r for r in rows if r.feasible and r.state == "complete"]
-        out.best = min(feasible, key=lambda r: r.cost(key)) if feasible else None
-    return out
+        _run_workers(spec)
+    return summarise(spec, study, trainer, elapsed_s=time.perf_counter() - start)

@@ -38,6 +38,13 @@ class LayerSpace:
     budget_ok: Callable[[tuple[str, ...]], bool] = lambda arch: True
     additive_usage: dict[str, float] | None = None  # per-layer budget usage, if additive
     usage_limit: float | None = None
+    #: the exact cost of an arrangement where it is not additive over layers (peak memory);
+    #: searchers that plan with count vectors need the additive form
+    exact_cost: Callable[[tuple[str, ...]], float] | None = None
+
+    @property
+    def additive(self) -> bool:
+        return self.exact_cost is None
 
     @cached_property
     def variants(self) -> tuple[str, ...]:
@@ -48,6 +55,8 @@ class LayerSpace:
         return len(self.choices)
 
     def cost(self, arch: Sequence[str]) -> float:
+        if self.exact_cost is not None:
+            return self.exact_cost(tuple(arch))
         return self.base_cost + sum(self.cost_per_variant[v] for v in arch)
 
     @cached_property
@@ -148,13 +157,14 @@ def candidate_cost(model: ModelConfig, *, device: str | None, mode: str, headroo
 
 def layer_space(choices: tuple[tuple[str, ...], ...], metric: str,
                 cost_of: Callable[[tuple[str, ...]], CandidateCost],
-                check_additive: bool = True) -> LayerSpace:
-    """The sampler's :class:`LayerSpace`: per-variant layer costs measured as the difference
+                check_additive: bool = True, need_additive: bool = True) -> LayerSpace:
+    """The search's :class:`LayerSpace`: per-variant layer costs measured as the difference
     between a 2-layer and a 1-layer stack of that variant, scaled to ``len(choices)`` layers.
 
     With ``check_additive`` the whole-model cost of a mixed arrangement is compared with the
-    additive prediction, and a mismatch (more than 1e-9 relative) raises: the sampler's
-    plan would otherwise be wrong."""
+    additive prediction; a mismatch (more than 1e-9 relative) raises when ``need_additive``
+    (a searcher that plans with count vectors would be wrong), and otherwise makes the space
+    use the exact whole-model cost of each arrangement."""
     layers = len(choices)
     variants = tuple(dict.fromkeys(v for layer in choices for v in layer))
     per: dict[str, float] = {}
@@ -171,7 +181,32 @@ def layer_space(choices: tuple[tuple[str, ...], ...], metric: str,
         exact = cost_of(mixed).value(metric)
         predicted = space.cost(mixed)
         if abs(exact - predicted) > 1e-9 * max(abs(exact), 1.0):
-            raise AttncostError(
-                f"{metric} is not additive over layers for {mixed} ({exact} vs {predicted}); "
-                f"use --sampler tpe for this search")
+            if need_additive:
+                raise AttncostError(
+                    f"{metric} is not additive over layers for {mixed} ({exact} vs "
+                    f"{predicted}); use --sampler tpe for this search")
+            space.exact_cost = lambda arch: cost_of(arch).value(metric)
+    return space
+
+
+def space_for(model: ModelConfig, variants: tuple[str, ...] | list[str], *,
+              metric: str = "latency", device: str | None = None, mode: str = "train",
+              headroom: float = 0.1, memory: int | str | None = None,
+              latency_ms: float | None = None) -> LayerSpace:
+    """The :class:`LayerSpace` of a skeleton: every layer of ``model`` may use any of
+    ``variants``; costs (``metric``: params, flops, memory or latency) come from the cost
+    model, and the budget is ``device``'s memory less ``headroom`` and/or ``memory`` bytes and
+    ``latency_ms`` (roofline). What :func:`attncost.search.blackbox_search` takes."""
+    import functools
+
+    from ..units import parse_bytes
+
+    budget = parse_bytes(memory) if memory is not None else None
+    limit = latency_ms / 1e3 if latency_ms is not None else None
+    cost_of = functools.cache(lambda arch: candidate_cost(
+        model.with_(layers=arch), device=device, mode=mode, headroom=headroom,
+        memory_budget=budget, latency_budget_s=limit))
+    choices = (tuple(variants),) * len(model.layers)
+    space = layer_space(choices, metric, cost_of, need_additive=False)
+    space.budget_ok = lambda arch: cost_of(tuple(arch)).fits
     return space

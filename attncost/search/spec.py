@@ -2,19 +2,21 @@
 
 Sections (every field optional unless marked; see ``search/*.toml`` for worked examples)::
 
-    [search]     name, task (required: digits | mqar), objective (params | flops | memory |
-                 latency | multi), cost (the cost a multi-objective search trades against
-                 accuracy: params | flops | memory | latency), trials, sampler (attncost | tpe |
-                 nsga2 | random), seed, storage, workers
+    [search]     name, task (required: a registered task, e.g. digits | mqar), objective
+                 (params | flops | memory | latency | multi), cost (the cost a multi-objective
+                 search trades against accuracy: params | flops | memory | latency), trials
+                 (the evaluation budget: training runs, re-tests included, study-wide),
+                 sampler (a name of attncost.search.samplers.SAMPLERS), seed, storage,
+                 workers, confidence (that the answer meets the target; default 0.95)
     [model]      layers (required), d_model, heads, d_ff or ffn_mult, batch (the batch the
                  budget is checked at), dtype
     [candidates] variants (required: one list for every layer), layer_<i> (a list for layer
                  i), linformer_k, kv_heads
     [target]     accuracy (required for single-objective searches)
     [budget]     device, mode (train | infer), memory (bytes or "8GB"), latency_ms, headroom
-    [training]   steps, batch, lr, seeds, eval_every
-    [task]       task options (digits: patch_size; mqar: pairs, queries, keys, values,
-                 train_examples, val_examples, pair_tokens)
+    [training]   steps, batch, lr, seeds (runs every architecture not ruled out gets; the
+                 loop re-tests near the target with fresh seeds), eval_every
+    [task]       the task's own options (its declared schema; e.g. digits: patch_size)
 
 Every error names the file's field (``[budget] memory``) and what is allowed.
 """
@@ -42,7 +44,7 @@ MODES = ("train", "infer")
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "search": ("name", "task", "objective", "cost", "trials", "sampler", "seed", "storage",
-               "workers", "description"),
+               "workers", "description", "confidence"),
     "model": ("layers", "d_model", "heads", "d_ff", "ffn_mult", "batch", "dtype"),
     "candidates": ("variants", "linformer_k", "kv_heads"),
     "target": ("accuracy",),
@@ -86,10 +88,11 @@ class SearchSpec:
     memory_bytes: int | None = None
     latency_ms: float | None = None
     headroom: float = 0.1
+    confidence: float = 0.95
     steps: int = 300
     train_batch: int = 64
     lr: float = 3e-3
-    seeds: int = 2
+    seeds: int = 1
     eval_every: int = 50
     task_options: dict[str, Any] = field(default_factory=dict)
     source: str = ""
@@ -176,6 +179,8 @@ def _search_section(s: dict[str, Any], source: str) -> dict[str, Any]:
     out["sampler"] = _one_of("search", "sampler", s.get("sampler", "attncost"), tuple(SAMPLERS))
     out["seed"] = _int("search", "seed", s.get("seed", 0), 0)
     out["workers"] = _int("search", "workers", s.get("workers", 1))
+    if "confidence" in s:
+        out["confidence"] = _float("search", "confidence", s["confidence"], 0.5, 0.999)
     out["description"] = str(s.get("description", ""))
     if "storage" in s:
         if not isinstance(s["storage"], str) or not s["storage"]:
@@ -347,7 +352,7 @@ def _to_sections(spec: SearchSpec) -> dict[str, Any]:
     d = spec.as_dict()
     data: dict[str, Any] = {
         "search": {k: d[k] for k in ("name", "task", "objective", "cost", "trials", "sampler",
-                                     "seed", "workers", "description")},
+                                     "seed", "workers", "description", "confidence")},
         "model": {k: d[k] for k in ("layers", "d_model", "heads", "ffn_mult", "batch",
                                     "dtype")},
         "candidates": {"variants": list(spec.choices[0])},
