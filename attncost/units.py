@@ -47,10 +47,19 @@ def parse_bytes(text: str | int) -> int:
     return value
 
 
+def _scientific(n: int | float) -> str:
+    """A huge number in scientific notation, its digits exact (no float rounding)."""
+    from decimal import Decimal
+
+    return f"{Decimal(int(n)):.3E}" if isinstance(n, int) else f"{n:.3E}"
+
+
 def human_bytes(n: float | int | None) -> str:
     """``1536`` -> ``'1.50 KiB'`` (binary prefixes, as memory is sold and allocated)."""
     if n is None:
         return "n/a"
+    if abs(n) >= 1024 ** 6:
+        return f"{_scientific(n)} B"
     n = float(n)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if abs(n) < 1024 or unit == "PiB":
@@ -63,6 +72,8 @@ def human_count(n: float | int | None, unit: str = "") -> str:
     """``1.2e9`` -> ``'1.20 G'`` (SI prefixes for counts such as FLOPs and parameters)."""
     if n is None:
         return "n/a"
+    if abs(n) >= 1000 ** 7:
+        return f"{_scientific(n)}{unit}"
     n = float(n)
     for prefix in ("", "K", "M", "G", "T", "P", "E"):
         if abs(n) < 1000 or prefix == "E":

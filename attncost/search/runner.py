@@ -98,13 +98,30 @@ def _run_loop(spec: SearchSpec, trainer: Trainer, study: Any) -> str | None:
             return loop.converged
 
 
-def _worker(spec: SearchSpec, threads: int) -> None:
+def die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (a killed ``attncost search``
+    leaves no orphan workers); elsewhere the parent's shutdown handles it."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+
+
+def _worker(spec: SearchSpec, threads: int, parent: int) -> None:
     """One worker process on the shared study (``--workers``)."""
     import optuna
     import torch
 
     from ..plugins import import_file
 
+    die_with_parent()
+    if os.getppid() != parent:  # the parent died before the request took effect
+        return
     for path in spec.plugins:  # the user's variants and tasks, as in the parent
         import_file(path)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -119,16 +136,18 @@ def _run_workers(spec: SearchSpec) -> None:
 
     ctx = multiprocessing.get_context("spawn")
     threads = max(1, (os.cpu_count() or 1) // spec.workers)
-    procs = [ctx.Process(target=_worker, args=(spec, threads), daemon=False)
+    procs = [ctx.Process(target=_worker, args=(spec, threads, os.getpid()), daemon=False)
              for _ in range(spec.workers)]
     for p in procs:
         p.start()
     try:
         for p in procs:
             p.join()
-    except KeyboardInterrupt:
+    except BaseException:  # Ctrl-C or SIGTERM: the workers stop with us
         for p in procs:
-            p.join(timeout=30)
+            p.join(timeout=10)
+            if p.is_alive():
+                p.terminate()
         raise
     bad = [p.exitcode for p in procs if p.exitcode]
     if bad:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,9 @@ def is_database_url(storage: str) -> bool:
 
 def make_storage(storage: str) -> Any:
     """A database URL (``postgresql://…``, ``sqlite:///…``) → RDBStorage with heartbeats;
-    anything else is a journal file path (optionally ``journal:`` prefixed)."""
+    anything else is a journal file path (optionally ``journal:`` prefixed), checked and, if
+    damaged, repaired first (:func:`check_journal`), its lock checked for staleness
+    (:func:`clear_stale_lock`)."""
     import optuna
     from optuna.storages import JournalStorage, RDBStorage
     from optuna.storages.journal import JournalFileBackend
@@ -44,8 +47,89 @@ def make_storage(storage: str) -> Any:
             raise SearchError(f"cannot open storage {storage!r}: "
                               f"{str(e).splitlines()[0]}") from None
     path = Path(storage.removeprefix("journal:"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return JournalStorage(JournalFileBackend(str(path)))
+    if not path.name or path.is_dir():
+        raise SearchError(f"storage {storage!r} is a folder; give a journal file path or a "
+                          f"database URL")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(exist_ok=True)
+    except OSError as e:
+        raise SearchError(f"cannot write the journal {storage!r}: {e.strerror or e}") from None
+    from optuna.storages.journal import JournalFileSymlinkLock
+    from optuna.storages.journal._file import get_lock_file
+
+    clear_stale_lock(path)
+    # an absolute path: Optuna's symlink lock points at its target relative to the link's
+    # folder, so a relative path makes a dangling link, and a wait on it spins forever
+    absolute = str(path.resolve())
+    with get_lock_file(JournalFileSymlinkLock(absolute)):  # no writer is mid-record
+        check_journal(path)
+    return JournalStorage(JournalFileBackend(absolute))
+
+
+#: A journal lock older than this is left by a killed process (Optuna's own grace period).
+STALE_LOCK_S = 30
+
+
+def clear_stale_lock(path: Path, warn: Any = None) -> bool:
+    """Remove ``<journal>.lock`` when it is older than :data:`STALE_LOCK_S` (a process was
+    killed while writing), saying so on stderr; True if one was removed."""
+    import sys
+    import time
+
+    lock = Path(str(path) + ".lock")
+    try:
+        age = time.time() - os.lstat(lock).st_mtime
+    except FileNotFoundError:
+        return False
+    if age < STALE_LOCK_S:
+        return False
+    (warn or (lambda m: print(m, file=sys.stderr)))(
+        f"note: removing a stale lock on the journal {str(path)!r} ({age:.0f} s old: a process "
+        f"was killed while writing)")
+    try:
+        lock.unlink()
+    except FileNotFoundError:
+        pass
+    return True
+
+
+def check_journal(path: Path, warn: Any = None) -> int:
+    """Check every record of a journal file; a damaged one (not JSON, or cut short — what a
+    kill during a write leaves) is repaired to its last good record, the original kept beside
+    it as ``<journal>.damaged-<time>``. Returns how many records were dropped."""
+    import shutil
+    import sys
+    import time
+
+    data = path.read_bytes()
+    good = 0  # bytes of intact records from the start
+    records = 0
+    for line in data.splitlines(keepends=True):
+        if not line.endswith(b"\n"):
+            break
+        try:
+            json.loads(line)
+        except ValueError:
+            break
+        good += len(line)
+        records += 1
+    if good == len(data):
+        return 0
+    dropped = data[good:].count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    stamp = time.strftime('%Y%m%d-%H%M%S')
+    backup = path.with_name(f"{path.name}.damaged-{stamp}")
+    n = 1
+    while backup.exists():
+        n += 1
+        backup = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
+    shutil.copy2(path, backup)
+    with path.open("r+b") as fh:
+        fh.truncate(good)
+    (warn or (lambda m: print(m, file=sys.stderr)))(
+        f"note: the journal {str(path)!r} was damaged after record {records}: repaired to its "
+        f"{records} good record(s), {dropped} dropped; the original is kept as {backup.name}")
+    return dropped
 
 
 def storage_for(spec: "SearchSpec") -> str:

@@ -155,8 +155,10 @@ class SearchSummary:
 
 def trial_row(t: Any) -> TrialRow:
     a = t.user_attrs
+    running = t.state.name == "RUNNING"
     return TrialRow(trial=t.number, layers=a.get("layers"), state=t.state.name.lower(),
-                    status=a.get("status", "interrupted"), seed=a.get("seed"),
+                    status=a.get("status") or ("running" if running else "interrupted"),
+                    seed=a.get("seed"),
                     accuracy=a.get("accuracy"), params=a.get("params"), flops=a.get("flops"),
                     memory_bytes=a.get("memory_bytes"), latency_s=a.get("latency_s"),
                     retest=bool(a.get("retest")), reason=a.get("reason"),
