@@ -135,21 +135,25 @@ def estimate(variant: str = "standard", config: AttentionConfig | None = None, *
 
 
 def model_config(model: ModelConfig | str, **overrides: Any) -> ModelConfig:
-    """A :class:`ModelConfig` from itself or a preset name, with field overrides (model or
-    attention fields; ``layers`` a number of blocks or a list of variants; ``variant`` every
-    block's)."""
+    """A :class:`ModelConfig` from itself, a preset name or ``"hf:PATH"`` (a Hugging Face
+    ``config.json``, read by :func:`~attncost.config.from_hf_config`), with field overrides
+    (model or attention fields; ``layers`` a number of blocks or a list of variants;
+    ``variant`` every block's)."""
     if isinstance(model, str):
         return preset(model, **overrides)
     if not isinstance(model, ModelConfig):
-        raise ConfigError(f"model must be a ModelConfig or a preset name, got {model!r}")
+        raise ConfigError(f"model must be a ModelConfig, a preset name or 'hf:PATH', got "
+                          f"{model!r}")
     return model.with_(**overrides) if overrides else model
 
 
 def estimate_model(model: ModelConfig | str, *, device: Device | str | None = None,
                    mode: str = "train", headroom: float = 0.1, decode_tokens: int = 0,
                    efficiency: float = 1.0, **overrides: Any) -> Estimate:
-    """Every metric of a whole model (a :class:`ModelConfig` or a preset name);
-    ``overrides`` as :func:`model_config` takes them (``layers=24``, ``seq_len=256``...)."""
+    """Every metric of a whole model (a :class:`ModelConfig`, a preset name or ``"hf:PATH"``
+    to a Hugging Face ``config.json``); ``overrides`` as :func:`model_config` takes them
+    (``layers=24``, ``seq_len=256``...). A Hugging Face model defaults to its own dtype and
+    context length; ``inputs["attention"]["dtype"]`` says which dtype was used."""
     m = model_config(model, **overrides)
     for name in dict.fromkeys(m.layers):
         _variants.get(name)

@@ -219,22 +219,26 @@ def latency_features(ops) -> dict[str, tuple[float, ...]]:
 
 def load_calibration(path: str | Any) -> dict[str, dict[str, float]]:
     """The ``latency_model`` of a validation summary (``reports/validation-cpu-summary.json``,
-    written by ``attncost validate --format json``)."""
+    written by ``attncost validate --format json``); every constant a finite number ≥ 0 (a
+    time per unit of work cannot be negative)."""
     import json
-    from pathlib import Path
 
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"calibration file {str(path)!r} does not exist")
+    from .checks import number
+    from .files import read_user_text
+
+    text = read_user_text(path, "calibration file")
     try:
-        model = json.loads(p.read_text())
+        model = json.loads(text)
         model = model.get("summary", model)["latency_model"]
-        for key in ("latency_fwd_s", "latency_fwdbwd_s"):
-            [float(model[key][t]) for t in LATENCY_TERMS]
+        model = {key: {t: model[key][t] for t in LATENCY_TERMS}
+                 for key in ("latency_fwd_s", "latency_fwdbwd_s")}
     except (ValueError, KeyError, TypeError, AttributeError):
         raise ConfigError(f"calibration file {str(path)!r} holds no latency_model with "
                           f"{', '.join(LATENCY_TERMS)}; write one with `attncost validate "
                           f"--format json`") from None
+    for key, terms in model.items():
+        for t, v in terms.items():
+            terms[t] = number(v, f"calibration file {str(path)!r}: {key}.{t}", minimum=0.0)
     return model
 
 

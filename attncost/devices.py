@@ -11,13 +11,14 @@ from typing import Any
 
 from .errors import ConfigError, unknown
 from .files import read_toml
-from .units import parse_bytes
+from .checks import number
+from .units import dtype_bytes, parse_bytes
 
 
 def check_headroom(headroom: float) -> float:
     """A fraction of memory kept free: a number in [0, 1)."""
     if isinstance(headroom, bool) or not isinstance(headroom, (int, float)) or \
-            not 0.0 <= headroom < 1.0:
+            not 0.0 <= headroom < 1.0:  # NaN fails both comparisons
         raise ConfigError(f"headroom {headroom!r} must be a fraction in [0, 1)")
     return float(headroom)
 
@@ -55,19 +56,44 @@ class Device:
                 "derived": self.derived}
 
 
-def _from_table(name: str, spec: dict[str, Any], origin: str) -> Device:
-    try:
-        peaks = {k: float(v) * 1e12 for k, v in spec["peak_tflops"].items()}
-        if "fp32" not in peaks:
-            raise ConfigError(f"device {name!r} in {origin} needs peak_tflops.fp32")
-        return Device(
-            name=name, title=spec.get("title", name), memory_bytes=parse_bytes(spec["memory"]),
-            bandwidth=float(spec["bandwidth"]) * 1e9, peak_flops=peaks,
-            kind=spec.get("kind", "custom"), source=spec.get("source", origin),
-            derived=spec.get("derived", ""))
-    except KeyError as exc:
-        raise ConfigError(f"device {name!r} in {origin} lacks field {exc.args[0]!r}; needs "
-                          f"memory, bandwidth (GB/s), peak_tflops.fp32") from None
+_DEVICE_FIELDS = ("memory", "bandwidth", "peak_tflops")
+_DEVICE_TEXT = ("title", "kind", "source", "derived")
+
+
+def _from_table(name: str, spec: Any, origin: str) -> Device:
+    """A device from one table of a devices file, every field checked: memory a size such as
+    '8GiB', bandwidth a positive GB/s, peak_tflops a table of positive TFLOP/s per dtype
+    (fp32 required)."""
+    where = f"device {name!r} in {origin}"
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{where} must be a table with memory, bandwidth (GB/s) and "
+                          f"peak_tflops.fp32, got {spec!r}")
+    missing = [k for k in _DEVICE_FIELDS if k not in spec]
+    unknown_keys = sorted(set(spec) - set(_DEVICE_FIELDS) - set(_DEVICE_TEXT))
+    if missing or unknown_keys:
+        problem = (f"lacks field {missing[0]!r}" if missing else
+                   f"has unknown field {unknown_keys[0]!r}")
+        raise ConfigError(f"{where} {problem}; fields: memory, bandwidth (GB/s), "
+                          f"peak_tflops.fp32 (and optionally {', '.join(_DEVICE_TEXT)})")
+    peaks_in = spec["peak_tflops"]
+    if not isinstance(peaks_in, dict) or "fp32" not in peaks_in:
+        raise ConfigError(f"{where} needs a table peak_tflops with fp32, got {peaks_in!r}")
+    peaks = {}
+    for dtype, tflops in peaks_in.items():
+        dtype_bytes(dtype)
+        peaks[dtype] = number(tflops, f"{where}: peak_tflops.{dtype}", positive=True) * 1e12
+    text = {k: spec.get(k) for k in _DEVICE_TEXT if k in spec}
+    for k, v in text.items():
+        if not isinstance(v, str):
+            raise ConfigError(f"{where}: {k} {v!r} must be text")
+    memory = spec["memory"]
+    if isinstance(memory, float) and memory.is_integer():
+        memory = int(memory)
+    return Device(
+        name=name, title=text.get("title", name), memory_bytes=parse_bytes(memory),
+        bandwidth=number(spec["bandwidth"], f"{where}: bandwidth (GB/s)", positive=True) * 1e9,
+        peak_flops=peaks, kind=text.get("kind", "custom"), source=text.get("source", origin),
+        derived=text.get("derived", ""))
 
 
 @lru_cache(maxsize=1)
@@ -82,9 +108,12 @@ _user: dict[str, Device] = {}
 def load_devices_file(path: str | Path) -> list[str]:
     """Add the devices of a TOML file (same format as ``data/devices.toml``); returns names."""
     table = read_toml(path, "devices file")
-    for name, spec in table.items():
-        _user[name] = _from_table(name, spec, str(path))
-    return list(table)
+    if not table:
+        raise ConfigError(f"devices file {str(path)!r} defines no device; each is a table "
+                          f"[name] with memory, bandwidth (GB/s), peak_tflops.fp32")
+    devices = {name: _from_table(name, spec, str(path)) for name, spec in table.items()}
+    _user.update(devices)  # all or nothing: one bad device adds none
+    return list(devices)
 
 
 def catalogue() -> dict[str, Device]:
@@ -102,10 +131,12 @@ def get_device(name: str) -> Device:
 def custom_device(memory: str | int, peak_tflops: float | None = None,
                   bandwidth_gbs: float | None = None, name: str = "custom") -> Device:
     """A device from a memory budget (``'6GiB'``) and optionally peak TFLOP/s and GB/s."""
-    if peak_tflops is not None and peak_tflops <= 0:
-        raise ConfigError(f"peak TFLOP/s must be positive, got {peak_tflops}")
-    if bandwidth_gbs is not None and bandwidth_gbs <= 0:
-        raise ConfigError(f"bandwidth must be positive GB/s, got {bandwidth_gbs}")
+    if peak_tflops is not None:
+        peak_tflops = number(peak_tflops, "peak TFLOP/s", positive=True)
+    if bandwidth_gbs is not None:
+        bandwidth_gbs = number(bandwidth_gbs, "bandwidth (GB/s)", positive=True)
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"device name {name!r} must be non-empty text")
     from .units import DTYPE_BYTES
 
     peaks = {} if peak_tflops is None else {dt: peak_tflops * 1e12 for dt in DTYPE_BYTES}

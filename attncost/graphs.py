@@ -11,7 +11,23 @@ mean and rstd per row; RMSNorm 3 / 5 then × weight 1 / 2, saving its input, the
 and the normalised input; GELU 8 / 12 saves its
 input; ReLU 1 / 1 saves its output; SiLU 4 / 6 saves its input; gate product 1 / 2 saves both
 inputs; residual add 1 / 0; dropout 1 / 1 saves a bool mask; embedding lookup 0 forward,
-backward one add per gathered element, saves the int64 indices.
+backward one add per gathered element, saves the int64 indices; embedding scale (Gemma) 1 / 1;
+tanh 4 / 2 saves its output.
+
+A mixture-of-experts FFN (:func:`_moe`; Shazeer et al. 2017, arXiv 1701.06538; Mixtral,
+arXiv 2401.04088; DeepSeekMoE, arXiv 2401.06066) follows :class:`attncost.nn.model.MoE`: a
+router (d_model → experts, no bias), softmax over the experts (5 / 4), top-k (saves the int64
+expert ids), optional renormalisation of the k weights (sum 1 / 0, divide 1 / 4), a stable
+sort of the batch·seq_len·k routed slots by expert, a gather of their inputs (0 / 1, saves
+the int64 token ids), each expert's FFN on its slots, a concatenation (a copy), the slots'
+weights gathered (saves the sort order) and multiplied in (1 / 3), and a scatter-add back to
+the tokens (1 / 0, saves the token ids and its source); shared experts are a dense FFN on
+every token, added.
+The experts are described as one grouped computation over the batch·seq_len·k slots: its
+FLOPs and saved tensors equal the per-expert sum whatever the routing, since every slot is
+computed by exactly one expert; its weights are experts × one expert's, of which a token uses
+k (``Tensor.active``, the ``params_active`` metric). The inference peak holds every expert's
+hidden activations at once (an upper bound: PyTorch frees each expert's after it).
 """
 
 from __future__ import annotations
@@ -19,9 +35,10 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .config import AttentionConfig, Dims, ModelConfig, Options, symbolic_dims
-from .errors import ConfigError
+from .errors import ConfigError, UnsupportedError
 from .ops import Elementwise, Graph, MatMul
 from .sizes import total
+from .variants.core import rms_norm, softcap
 
 # -- the graph -----------------------------------------------------------------------------
 
@@ -40,16 +57,7 @@ def _norm(g: Graph, m: ModelConfig, name: str, x: str, out: str, rows: Any, widt
                           numel=rows * width, fwd_per_elem=7, bwd_per_elem=10,
                           save=(x, f"{name}.stats")))
         return out
-    g.tensor(f"{name}.stats", rows, storage="fp32")
-    g.tensor(f"{name}.normed", rows * width)
-    g.add(Elementwise(f"{name}.rms", (x,), (f"{name}.normed", f"{name}.stats"),
-                      numel=rows * width, fwd_per_elem=3, bwd_per_elem=5,
-                      save=(x, f"{name}.stats")))
-    g.tensor(out, rows * width)
-    g.add(Elementwise(f"{name}.scale", (f"{name}.normed", f"{name}.weight"), (out,),
-                      numel=rows * width, fwd_per_elem=1, bwd_per_elem=2,
-                      save=(f"{name}.normed",)))
-    return out
+    return rms_norm(g, name, x, out, rows, width)
 
 
 def _add(g: Graph, name: str, a: str, b: str, out: str) -> str:
@@ -69,30 +77,104 @@ def _dropout(g: Graph, m: ModelConfig, name: str, x: str) -> str:
     return f"{name}.out"
 
 
-def _ffn(g: Graph, m: ModelConfig, p: str, x: str, tokens: Any, d: Any, d_ff: Any) -> str:
-    act_name = f"{p}ffn.act"
-    if m.ffn_activation == "swiglu":
-        gate = g.linear(f"{p}ffn.gate", x, f"{p}ffn.gate.out", tokens, d, d_ff, m.ffn_bias)
-        up = g.linear(f"{p}ffn.up", x, f"{p}ffn.up.out", tokens, d, d_ff, m.ffn_bias)
-        g.tensor(f"{p}ffn.silu", tokens * d_ff)
-        g.add(Elementwise(f"{p}ffn.silu", (gate,), (f"{p}ffn.silu",), numel=tokens * d_ff,
-                          fwd_per_elem=4, bwd_per_elem=6, save=(gate,)))
+def _ffn(g: Graph, m: ModelConfig, p: str, x: str, tokens: Any, d: Any, d_ff: Any,
+         experts: int = 0, active: int = 0, part: str = "ffn") -> str:
+    """A dense FFN (GELU, ReLU, or gated SwiGLU/GeGLU: down(act(gate(x))·up(x)), Shazeer 2020,
+    arXiv 2002.05202) over ``tokens`` rows; with ``experts``, the routed experts' FFN as one
+    grouped computation (weights experts × one expert's, ``active`` of them per token)."""
+    act_name = f"{p}{part}.act"
+
+    def lin(name: str, src: str, out: str, d_in: Any, d_out: Any) -> str:
+        if not experts:
+            return g.linear(name, src, out, tokens, d_in, d_out, m.ffn_bias)
+        w = g.tensor(f"{name}.weight", experts * d_in * d_out, role="param", storage="param",
+                     active=active * d_in * d_out)
+        b = g.tensor(f"{name}.bias", experts * d_out, role="param", storage="param",
+                     param_kind="bias", active=active * d_out) if m.ffn_bias else None
+        g.tensor(out, tokens * d_out)
+        g.add(MatMul(name, (src, w), (out,), batch=1, m=tokens, k=d_in, n=d_out, bias=b))
+        return out
+
+    if m.ffn_activation in ("swiglu", "geglu"):
+        gate = lin(f"{p}{part}.gate", x, f"{p}{part}.gate.out", d, d_ff)
+        up = lin(f"{p}{part}.up", x, f"{p}{part}.up.out", d, d_ff)
+        kind, fwd, bwd = ("silu", 4, 6) if m.ffn_activation == "swiglu" else ("gelu", 8, 12)
+        g.tensor(f"{p}{part}.{kind}", tokens * d_ff)
+        g.add(Elementwise(f"{p}{part}.{kind}", (gate,), (f"{p}{part}.{kind}",),
+                          numel=tokens * d_ff, fwd_per_elem=fwd, bwd_per_elem=bwd,
+                          save=(gate,)))
         g.tensor(act_name, tokens * d_ff)
-        g.add(Elementwise(f"{p}ffn.gate_mul", (f"{p}ffn.silu", up), (act_name,),
+        g.add(Elementwise(f"{p}{part}.gate_mul", (f"{p}{part}.{kind}", up), (act_name,),
                           numel=tokens * d_ff, fwd_per_elem=1, bwd_per_elem=2,
-                          save=(f"{p}ffn.silu", up)))
-        down_name = f"{p}ffn.down"
+                          save=(f"{p}{part}.{kind}", up)))
+        down_name = f"{p}{part}.down"
     else:
-        h = g.linear(f"{p}ffn.fc1", x, f"{p}ffn.fc1.out", tokens, d, d_ff, m.ffn_bias)
+        h = lin(f"{p}{part}.fc1", x, f"{p}{part}.fc1.out", d, d_ff)
         g.tensor(act_name, tokens * d_ff)
         if m.ffn_activation == "gelu":
-            g.add(Elementwise(f"{p}ffn.gelu", (h,), (act_name,), numel=tokens * d_ff,
+            g.add(Elementwise(f"{p}{part}.gelu", (h,), (act_name,), numel=tokens * d_ff,
                               fwd_per_elem=8, bwd_per_elem=12, save=(h,)))
         else:
-            g.add(Elementwise(f"{p}ffn.relu", (h,), (act_name,), numel=tokens * d_ff,
+            g.add(Elementwise(f"{p}{part}.relu", (h,), (act_name,), numel=tokens * d_ff,
                               fwd_per_elem=1, bwd_per_elem=1, save=(act_name,)))
-        down_name = f"{p}ffn.fc2"
-    return g.linear(down_name, act_name, f"{p}ffn.out", tokens, d_ff, d, m.ffn_bias)
+        down_name = f"{p}{part}.fc2"
+    return lin(down_name, act_name, f"{p}{part}.out", d_ff, d)
+
+
+def _moe(g: Graph, m: ModelConfig, p: str, x: str, tokens: Any, d: Any) -> str:
+    """A mixture-of-experts FFN, step by step as :class:`attncost.nn.model.MoE` runs it (see
+    the module docstring). Returns the output's name."""
+    n_exp, k, d_ff = m.experts, m.experts_per_token, m.resolved_expert_d_ff
+    q, slots = f"{p}moe.", tokens * k
+    logits = g.linear(f"{q}router", x, f"{q}logits", tokens, d, n_exp, False)
+    g.tensor(f"{q}probs", tokens * n_exp)
+    g.add(Elementwise(f"{q}softmax", (logits,), (f"{q}probs",), numel=tokens * n_exp,
+                      fwd_per_elem=5, bwd_per_elem=4, save=(f"{q}probs",)))
+    g.tensor(f"{q}topk", slots)
+    g.tensor(f"{q}expert_ids", slots, storage="int64")
+    g.add(Elementwise(f"{q}topk", (f"{q}probs",), (f"{q}topk", f"{q}expert_ids"),
+                      numel=tokens * n_exp, save=(f"{q}expert_ids",)))
+    weights = f"{q}topk"
+    if m.moe_renormalize:
+        g.tensor(f"{q}topk_sum", tokens)
+        g.add(Elementwise(f"{q}topk_sum", (weights,), (f"{q}topk_sum",), numel=slots,
+                          fwd_per_elem=1, grad_is_view=True))
+        g.tensor(f"{q}weights", slots)
+        g.add(Elementwise(f"{q}renormalise", (weights, f"{q}topk_sum"), (f"{q}weights",),
+                          numel=slots, fwd_per_elem=1, bwd_per_elem=4,
+                          save=(weights, f"{q}topk_sum")))
+        weights = f"{q}weights"
+    # slots sorted by expert (a stable argsort) and the token each slot came from (order // k)
+    g.tensor(f"{q}order", slots, storage="int64")
+    g.tensor(f"{q}token_ids", slots, storage="int64")
+    g.add(Elementwise(f"{q}sort", (f"{q}expert_ids",), (f"{q}order", f"{q}token_ids"),
+                      numel=slots))
+    g.tensor(f"{q}routed", slots * d)
+    g.add(Elementwise(f"{q}dispatch", (x, f"{q}token_ids"), (f"{q}routed",), numel=slots * d,
+                      bwd_per_elem=1, save=(f"{q}token_ids",)))
+    y = _ffn(g, m, p, f"{q}routed", slots, d, d_ff, experts=n_exp, active=k,
+             part="moe.experts")
+    y = g.copy(f"{q}concat", y, f"{q}expert_outs")
+    g.tensor(f"{q}slot_weights", slots)
+    g.add(Elementwise(f"{q}gather_weights", (weights, f"{q}order"), (f"{q}slot_weights",),
+                      numel=slots, bwd_per_elem=1, save=(f"{q}order",)))
+    g.tensor(f"{q}weighted", slots * d)
+    g.add(Elementwise(f"{q}weigh", (y, f"{q}slot_weights"), (f"{q}weighted",),
+                      numel=slots * d, fwd_per_elem=1, bwd_per_elem=3,
+                      save=(y, f"{q}slot_weights")))
+    g.tensor(f"{q}zeros", tokens * d, role="const")
+    g.add(Elementwise(f"{q}zeros", (), (f"{q}zeros",), numel=tokens * d))
+    g.tensor(f"{q}combined", tokens * d)
+    # index_add's backward gathers the output gradient and shapes it as its source: it saves
+    # the token ids and the source
+    g.add(Elementwise(f"{q}combine", (f"{q}zeros", f"{q}weighted", f"{q}token_ids"),
+                      (f"{q}combined",), numel=slots * d, fwd_per_elem=1,
+                      save=(f"{q}token_ids", f"{q}weighted")))
+    out = f"{q}combined"
+    if m.shared_experts:
+        shared = _ffn(g, m, p, x, tokens, d, m.shared_experts * d_ff, part="moe.shared")
+        out = _add(g, f"{q}add_shared", out, shared, f"{q}out")
+    return out
 
 
 def _embeddings(g: Graph, m: ModelConfig, d: Dims) -> str:
@@ -122,6 +204,11 @@ def _embeddings(g: Graph, m: ModelConfig, d: Dims) -> str:
         g.add(Elementwise("tok_embed", ("ids", "tok_embed.weight"), ("tok",), numel=tokens * width,
                           bwd_per_elem=1, save=("ids",)))
         h = "tok"
+        if m.embed_scale:  # Gemma: × √d_model (a Python scalar: saves nothing)
+            g.tensor("tok_scaled", tokens * width)
+            g.add(Elementwise("embed_scale", ("tok",), ("tok_scaled",), numel=tokens * width,
+                              fwd_per_elem=1, bwd_per_elem=1))
+            h = "tok_scaled"
         if m.token_types:  # token-type ids (all segment 0 here): their own int64 tensor
             g.param("type_embed.weight", m.token_types * width)
             g.tensor("type_ids", tokens, role="const", storage="int64")
@@ -139,18 +226,35 @@ def _embeddings(g: Graph, m: ModelConfig, d: Dims) -> str:
 
 
 def _block(g: Graph, m: ModelConfig, i: int, layer: Graph, h: str, d: Dims) -> str:
-    """Transformer block ``i`` around the attention graph ``layer``: norms (pre or post),
-    residuals, dropout and the FFN. Returns the hidden state's name."""
+    """Transformer block ``i`` around the attention graph ``layer``: norms (pre, post or
+    Gemma-2's sandwich; one shared norm in Phi-2's parallel block), residuals, dropout and the
+    FFN (dense or mixture of experts). Returns the hidden state's name."""
     p, tokens, width = f"blocks.{i}.", d.tokens, d.d_model
+
+    def ffn(x: str) -> str:
+        if m.is_moe_block(i):
+            return _moe(g, m, p, x, tokens, width)
+        return _ffn(g, m, p, x, tokens, width, m.resolved_d_ff)
+
     x_in = _norm(g, m, f"{p}norm1", h, f"{p}norm1.out", tokens, width) if m.pre_norm else h
     g.tensor(f"{p}attn.out", tokens * width)
     g.extend(layer, f"{p}attn.", {"x": x_in, "out": f"{p}attn.out"})
-    a = _dropout(g, m, f"{p}attn_dropout", f"{p}attn.out")
+    a = f"{p}attn.out"
+    if m.sandwich_norm:
+        a = _norm(g, m, f"{p}norm1_post", a, f"{p}norm1_post.out", tokens, width)
+    a = _dropout(g, m, f"{p}attn_dropout", a)
+    if m.parallel_block:  # Phi-2: h + attn(ln(h)) + ffn(ln(h)), the branches added first
+        f = _dropout(g, m, f"{p}ffn_dropout", ffn(x_in))
+        both = _add(g, f"{p}branches", a, f, f"{p}branches.out")
+        return _add(g, f"{p}residual", both, h, f"{p}res")
     h = _add(g, f"{p}residual1", h, a, f"{p}res1")
     if not m.pre_norm:
         h = _norm(g, m, f"{p}norm1", h, f"{p}norm1.out", tokens, width)
     f_in = _norm(g, m, f"{p}norm2", h, f"{p}norm2.out", tokens, width) if m.pre_norm else h
-    f = _dropout(g, m, f"{p}ffn_dropout", _ffn(g, m, p, f_in, tokens, width, m.resolved_d_ff))
+    f = ffn(f_in)
+    if m.sandwich_norm:
+        f = _norm(g, m, f"{p}norm2_post", f, f"{p}norm2_post.out", tokens, width)
+    f = _dropout(g, m, f"{p}ffn_dropout", f)
     h = _add(g, f"{p}residual2", h, f, f"{p}res2")
     if not m.pre_norm:
         h = _norm(g, m, f"{p}norm2", h, f"{p}norm2.out", tokens, width)
@@ -158,12 +262,23 @@ def _block(g: Graph, m: ModelConfig, i: int, layer: Graph, h: str, d: Dims) -> s
 
 
 def _heads(g: Graph, m: ModelConfig, h: str, d: Dims) -> str:
-    """LM head (tied or not), pooling, BERT's pooler and the classifier MLP."""
+    """LM head (tied or not, with a bias, after BERT's MLM transform, soft-capped), pooling,
+    BERT's pooler and the classifier MLP."""
     b, width, tokens = d.batch, d.d_model, d.tokens
     if m.lm_head:
+        if m.mlm_transform:  # BERT/RoBERTa: dense + GELU + LayerNorm before the decoder
+            g.linear("mlm.dense", h, "mlm.dense.out", tokens, width, width, True)
+            g.tensor("mlm.act", tokens * width)
+            g.add(Elementwise("mlm.gelu", ("mlm.dense.out",), ("mlm.act",),
+                              numel=tokens * width, fwd_per_elem=8, bwd_per_elem=12,
+                              save=("mlm.dense.out",)))
+            h = _norm(g, m, "mlm.norm", "mlm.act", "mlm.out", tokens, width)
         share = "tok_embed" if m.tied_embeddings else None
-        g.linear("lm_head", h, "logits", tokens, width, m.vocab, False, share_key=share)
+        g.linear("lm_head", h, "logits", tokens, width, m.vocab, m.lm_head_bias,
+                 share_key=share)
         h = "logits"
+        if m.final_softcap is not None:
+            h = softcap(g, "logits.", h, tokens * m.vocab)
     if not (m.pooler or m.class_head):
         return h
     if m.pooling == "mean":
@@ -202,7 +317,7 @@ def model_graph(m: ModelConfig, d: Dims | None = None) -> Graph:
     h = _embeddings(g, m, d)
     for i, variant in enumerate(m.layers):
         v = variants.get(variant)
-        layer = v.build(d, v.options_for(cfg.options()))
+        layer = _build(v, d, v.options_for(m.block_attention(i).options()))
         h = _block(g, m, i, layer, h, d)
         if layer.decode_state is not None:
             decode.append(layer.decode_state)
@@ -216,6 +331,17 @@ def model_graph(m: ModelConfig, d: Dims | None = None) -> Graph:
     g.output = g.root(h)  # the model's output is whatever came last
     g.kv_cache_note = kv_note
     g.decode_state = total(decode) if decode else None
+    return g
+
+
+def _build(v: Any, d: Dims, o: Options) -> Graph:
+    """The graph of variant record ``v``; a sliding window or soft-capping needs a softmax
+    attention core (:func:`attncost.variants.core.attention`) to apply to."""
+    g = v.build(d, o)
+    if (o.window is not None or o.softcap is not None) and not g.softmax_core:
+        raise UnsupportedError(
+            f"variant {v.name!r} has no softmax attention core: a sliding window and logit "
+            f"soft-capping do not apply; unset window and softcap, or use a softmax variant")
     return g
 
 
@@ -262,5 +388,5 @@ def layer_graph(variant: str, cfg: AttentionConfig, layers: int = 1,
     v = variants.get(variant)
     d = symbolic_dims() if symbolic else cfg.dims()
     o = v.options_for(cfg.options())
-    first = v.build(d, o)  # validates (causal support, slicing) even when stacking
+    first = _build(v, d, o)  # validates (causal support, slicing) even when stacking
     return first if layers == 1 else stack(v.build, d, o, layers)

@@ -119,6 +119,26 @@ def _params_biases(f: "GraphFacts") -> Any:
     return f.param_counts[1]
 
 
+@metric("params_active", unit="count", label="active per token (MoE: top-k experts)",
+        short="active params", parent="params", quantity="active parameters per token")
+def _params_active(f: "GraphFacts") -> Any:
+    """Parameters one token's forward uses: a mixture of experts' routed experts count k of
+    their E (``Tensor.active``; Shazeer et al. 2017, arXiv 1701.06538), everything else in
+    full (router, shared experts, attention, embeddings and LM head); equal to ``params`` for
+    a dense model. Parameters sharing a ``share_key`` count once."""
+    seen: set[str] = set()
+    counts = []
+    for t in f.graph.tensors.values():
+        if t.role != "param":
+            continue
+        if t.share_key:
+            if t.share_key in seen:
+                continue
+            seen.add(t.share_key)
+        counts.append(t.numel if t.active is None else t.active)
+    return f.add_all(counts)
+
+
 # -- FLOPs ---------------------------------------------------------------------------------
 
 
@@ -173,6 +193,15 @@ def _flops_bwd_other(f: "GraphFacts") -> Any:
         parent="flops_bwd", quantity="backward recomputation FLOPs", hide_if_empty=True)
 def _flops_bwd_recompute(f: "GraphFacts") -> Any:
     return f.op_total("flops_bwd_recompute")
+
+
+@metric("flops_bwd_useful", unit="FLOP", label="useful (causal: unmasked only)",
+        parent="flops_bwd", quantity="useful backward FLOPs")
+def _flops_bwd_useful(f: "GraphFacts") -> Any:
+    """Backward FLOPs (gradients, other, recomputation) on unmasked (query, key) pairs only:
+    ℓ(ℓ+1)/2 per head under causal, the band under a sliding window; equal to ``flops_bwd``
+    without a mask."""
+    return f.add_all(op.flops_bwd_useful(f.need) for op in f.graph.ops)
 
 
 # -- memory --------------------------------------------------------------------------------
@@ -230,6 +259,22 @@ def _kv_cache_bytes_per_token(f: "GraphFacts") -> Any:
         return None
     kept = f.add_all(t.numel for t in f.graph.tensors.values() if t.kv_cache)
     return per_token(kept, f.graph.tokens) * f.act_bytes
+
+
+@metric("kv_cache_bytes", unit="B", label="KV cache at seq_len (whole batch)",
+        short="KV cache", quantity="KV cache at the sequence length")
+def _kv_cache_bytes(f: "GraphFacts") -> Any:
+    """Bytes a causal decoder keeps after batch × seq_len tokens: kv_cache_bytes_per_token ×
+    batch × seq_len, except that a sliding-window layer keeps at most ``window`` tokens per
+    sequence (``Tensor.kv_tokens``); None where the model cannot decode."""
+    from .costs.derive import per_token
+
+    if f.graph.kv_cache_note:
+        return None
+    kept = f.add_all(t.numel if t.kv_tokens is None else
+                     per_token(t.numel, f.graph.tokens) * t.kv_tokens
+                     for t in f.graph.tensors.values() if t.kv_cache)
+    return kept * f.act_bytes
 
 
 @metric("decode_state_bytes", unit="B", label="Decode state per sequence",

@@ -16,7 +16,9 @@ Conventions (stated once, used everywhere):
   (softmax: 5 forward, 4 backward; scaling, masking, bias add: 1; ...). No counter agrees on
   these, so they are reported separately and never mixed into the matmul figure.
 * **Causal masking**: ``flops_fwd`` counts the full rectangle, as PyTorch executes and counts it;
-  the ``useful`` figures count only the unmasked (lower-triangular) pairs, ℓ(ℓ+1)/2 per head.
+  the ``useful`` figures count only the unmasked (lower-triangular) pairs, ℓ(ℓ+1)/2 per head
+  (with a sliding window of w keys, :func:`band`: Σ min(i, w) over the ℓ queries), forward
+  and backward alike.
 
 Every size is an expression in the dimensions: a Python ``int`` when the graph is built from
 numbers (exact, however large), a sympy expression when it is built from symbols. The same
@@ -42,6 +44,16 @@ def triangle(n: Size) -> Size:
     return n * (n + 1) / 2
 
 
+def band(n: int, window: int | None) -> int:
+    """(query, key) pairs a causal sliding window of ``window`` keys keeps for n positions:
+    query i (1-based) sees min(i, window) keys (Beltagy et al. 2020, arXiv 2004.05150; the
+    Mistral 7B paper, arXiv 2310.06825, §2). ``window`` None: :func:`triangle`. Exact ints
+    only: the count is piecewise in n, so it has no polynomial formula."""
+    if window is None or window >= n:
+        return triangle(n)
+    return triangle(window) + (n - window) * window
+
+
 @dataclass(frozen=True)
 class Tensor:
     """A named tensor of the graph.
@@ -53,6 +65,10 @@ class Tensor:
     share_key: parameters with the same key are one parameter (e.g. Linformer's layerwise E):
     counted once in a whole model.
     kv_cache: per-token state a causal decoder must keep for this tensor (keys, values, latents).
+    kv_tokens: how many tokens of that state a decoder keeps after the whole batch of sequences
+    (a sliding window: batch·min(seq_len, window)); None: every token.
+    active: for routed experts' parameters (MoE), the elements one token uses (top-k of the
+    experts); None: all of them.
     """
 
     name: str
@@ -64,6 +80,8 @@ class Tensor:
     share_key: str | None = None
     kv_cache: bool = False
     grad: bool = True  # for inputs: may it carry a gradient (token ids and images do not)
+    kv_tokens: Size | None = None
+    active: Size | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +114,11 @@ class Op:
 
     def flops_bwd_recompute(self) -> Size:
         return 0
+
+    def flops_bwd_useful(self, needs_grad: dict[str, bool]) -> Size:
+        """Backward FLOPs (matmul, other and recomputation) on unmasked pairs only."""
+        return (self.flops_bwd_matmul(needs_grad) + self.flops_bwd_other(needs_grad)
+                + self.flops_bwd_recompute())
 
     def saved(self, needs_grad: dict[str, bool]) -> tuple[str, ...]:
         return ()
@@ -137,6 +160,14 @@ class MatMul(Op):
     def flops_bwd_other(self, needs_grad: dict[str, bool]) -> Size:
         return self.batch * self.m * self.n if self.bias else 0
 
+    def flops_bwd_useful(self, needs_grad: dict[str, bool]) -> Size:
+        """Each gradient matmul on the unmasked pairs only (``useful_macs``)."""
+        if self.useful_macs is None:
+            return super().flops_bwd_useful(needs_grad)
+        a, b = self.inputs[0], self.inputs[1]
+        grads = int(needs_grad[a]) + int(needs_grad[b])
+        return 2 * self.useful_macs * grads + self.flops_bwd_other(needs_grad)
+
     def saved(self, needs_grad: dict[str, bool]) -> tuple[str, ...]:
         a, b = self.inputs[0], self.inputs[1]
         out = []
@@ -177,6 +208,11 @@ class Elementwise(Op):
             return 0
         return self.bwd_per_elem * self.numel
 
+    def flops_bwd_useful(self, needs_grad: dict[str, bool]) -> Size:
+        if self.useful_numel is None or not any(needs_grad.get(t, False) for t in self.inputs):
+            return self.flops_bwd_other(needs_grad)
+        return self.bwd_per_elem * self.useful_numel
+
     def saved(self, needs_grad: dict[str, bool]) -> tuple[str, ...]:
         if not any(needs_grad.get(t, False) for t in self.inputs):
             return ()
@@ -192,7 +228,9 @@ class FusedAttention(Op):
     scores never reach memory. Backward: dV, dP, dQ, dK (4 matmuls' worth) plus the
     recomputation of q kᵀ (its matmul FLOPs in ``flops_bwd_recompute``; PyTorch's
     ``sdpa_backward_flop_count`` counts all five) and of the softmax (in the "other" FLOPs).
-    Saved: q, k, v, out and the fp32 log-sum-exp (batch_heads·q_len).
+    Saved: q, k, v (and a mask, when given one as a fourth input), out and the fp32
+    log-sum-exp (batch_heads·q_len). ``window``: a causal sliding window (the kernel still
+    computes the whole rectangle; the useful figures count the band, :func:`band`).
     """
 
     batch_heads: Size = 1
@@ -201,6 +239,7 @@ class FusedAttention(Op):
     d_qk: Size = 1
     d_v: Size = 1
     causal: bool = False
+    window: Size | None = None
 
     is_matmul = True
 
@@ -211,6 +250,8 @@ class FusedAttention(Op):
         return self.batch_heads * self.q_len * self.kv_len
 
     def _useful_scores(self) -> Size:
+        if self.window is not None:
+            return self.batch_heads * band(self.q_len, self.window)
         if self.causal:
             return self.batch_heads * triangle(self.q_len)
         return self._scores()
@@ -234,6 +275,11 @@ class FusedAttention(Op):
     def flops_bwd_recompute(self) -> Size:
         return 2 * self._scores() * self.d_qk
 
+    def flops_bwd_useful(self, needs_grad: dict[str, bool]) -> Size:
+        """The backward's matmuls, recomputation and per-score work on unmasked pairs."""
+        useful = self._useful_scores()
+        return 2 * useful * (2 * self.d_v + 3 * self.d_qk) + 11 * useful
+
     def saved(self, needs_grad: dict[str, bool]) -> tuple[str, ...]:
         return tuple(self.inputs) + tuple(self.outputs)
 
@@ -245,6 +291,8 @@ class Graph:
     ``notes``: facts the output must state (e.g. "Super's W_A fixes seq_len at 512").
     ``kv_cache_note``: why a KV cache is not defined, when it is not.
     ``decode_state``: elements of constant decoding state (kernel-linear), when that is the form.
+    ``softmax_core``: a softmax-attention core (``variants.core.attention``) was built, where a
+    sliding window and logit soft-capping apply.
     """
 
     tensors: dict[str, Tensor] = field(default_factory=dict)
@@ -253,6 +301,7 @@ class Graph:
     kv_cache_note: str | None = None
     decode_state: Size | None = None
     tokens: Size = 1  # batch · seq_len: what "per token" divides by
+    softmax_core: bool = False
     output: str = "out"  # the tensor the caller receives (live to the end; its gradient starts)
     #: (tensor, op name): the tensor stays referenced until that op has run (Python code holds
     #: it, e.g. a projection's output while its head-split copy is used)
@@ -301,13 +350,15 @@ class Graph:
                 target = rename[t.name]
                 if t.kv_cache and not self.tensors[target].kv_cache:
                     # the variant caches its input itself (keys/values are slices of it)
-                    self.tensors[target] = replace(self.tensors[target], kv_cache=True)
+                    self.tensors[target] = replace(self.tensors[target], kv_cache=True,
+                                                   kv_tokens=t.kv_tokens)
                 continue
             share = t.share_key
             self.tensors[nm(t.name)] = Tensor(
                 nm(t.name), t.numel, role=t.role, storage=t.storage,
                 alias_of=nm(t.alias_of) if t.alias_of else None, param_kind=t.param_kind,
-                share_key=share, kv_cache=t.kv_cache, grad=t.grad)
+                share_key=share, kv_cache=t.kv_cache, grad=t.grad, kv_tokens=t.kv_tokens,
+                active=t.active)
         for op in other.ops:
             fields = {f: getattr(op, f) for f in op.__dataclass_fields__}
             fields["name"] = prefix + op.name

@@ -15,7 +15,7 @@ _UNITS = {
     "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
     "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
 }
-_BYTES_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$")
+_BYTES_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?)\s*([a-zA-Z]*)\s*$")
 
 
 def dtype_bytes(dtype: str) -> int:
@@ -32,6 +32,8 @@ def parse_bytes(text: str | int) -> int:
     SI (kB, MB, GB, TB) and binary (KiB, MiB, GiB, TiB) prefixes are both accepted and kept
     apart: ``6GB`` is 6,000,000,000 bytes, ``6GiB`` is 6,442,450,944.
     """
+    if isinstance(text, float) and text.is_integer():
+        text = int(text)
     if isinstance(text, int) and not isinstance(text, bool):
         value = text
     else:
@@ -40,8 +42,15 @@ def parse_bytes(text: str | int) -> int:
             raise ConfigError(
                 f"memory size {text!r} is not understood; use a number with a unit such as "
                 "'6GiB', '6GB', '512MiB' or a plain number of bytes")
-        value_f = float(m.group(1)) * _UNITS[m.group(2).lower()]
-        value = int(round(value_f))
+        from fractions import Fraction
+
+        mantissa = m.group(1).lower()
+        if "e" in mantissa and abs(int(mantissa.split("e")[1])) > 100:
+            raise ConfigError(f"memory size {text!r} is out of range (exponent above 100)")
+        exact = Fraction(mantissa) * _UNITS[m.group(2).lower()]  # exact: 1e30GB has 40 digits
+        if exact.denominator != 1:
+            raise ConfigError(f"memory size {text!r} is not a whole number of bytes")
+        value = int(exact)
     if value <= 0:
         raise ConfigError(f"memory size {text!r} must be positive")
     return value

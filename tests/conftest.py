@@ -1,4 +1,9 @@
+import glob
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
 
 import pytest
 
@@ -30,3 +35,45 @@ def _registries_restored():
         if registry != before:
             registry.clear()
             registry.update(before)
+
+
+# -- PostgreSQL: a throwaway server on loopback --------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    bindirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+    if not bindirs or not os.path.exists(os.path.join(bindirs[-1], "initdb")):
+        if os.environ.get("ATTNCOST_REQUIRE_POSTGRES"):
+            pytest.fail("PostgreSQL server binaries not found (.ci/run installs them)")
+        pytest.skip("PostgreSQL server not installed (apt-get install postgresql)")
+    bindir = bindirs[-1]
+    root = tempfile.mkdtemp(prefix="attncost-pg-", dir="/tmp")
+    os.chmod(root, 0o777)
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses root: run the server as the postgres user
+        as_user = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(root, "postgres")
+    port = _free_port()
+    data = os.path.join(root, "data")
+
+    def run(*cmd: str) -> None:
+        subprocess.run([*as_user, *cmd], check=True, capture_output=True, cwd=root)
+
+    run(f"{bindir}/initdb", "-D", data, "-U", "postgres", "--auth=trust")
+    run(f"{bindir}/pg_ctl", "-D", data, "-l", os.path.join(root, "log"), "-w", "-o",
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start")
+    try:
+        run(f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
+            "attncost")
+        yield f"postgresql://postgres@127.0.0.1:{port}/attncost"
+    finally:
+        subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"],
+                       capture_output=True, cwd=root)
+        shutil.rmtree(root, ignore_errors=True)

@@ -150,7 +150,7 @@ def test_new_variant_reaches_estimate_compare_validate_search_and_plots(tmp_path
     assert "#882255" in {line.get_color() for line in fig.axes[0].get_lines()}
     spec = tmp_path / "s.toml"
     spec.write_text(
-        "[search]\nname = 'custom'\ntask = 'digits'\nobjective = 'params'\ntrials = 3\n"
+        "[search]\nname = 'custom'\ntask = 'digits'\nobjective = 'params'\ntrials = 8\n"
         f"sampler = 'random'\nstorage = '{tmp_path / 'study.journal'}'\n"
         "[model]\nlayers = 2\nd_model = 16\nheads = 2\nd_ff = 32\n"
         "[candidates]\nvariants = ['standard', 'shared-kv']\n[target]\naccuracy = 0.1\n"

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -155,7 +157,46 @@ def test_user_devices_file(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[x]\ntitle = "no memory"\n')
     r = run("devices", "--devices-file", str(bad))
-    assert r.exit_code == 2 and "lacks field" in r.output and "needs memory" in r.output
+    assert r.exit_code == 2 and "lacks field" in r.output and "fields: memory" in r.output
+
+
+@pytest.mark.parametrize("body, named", [
+    ('memory = "8GiB"\nbandwidth = -100\npeak_tflops = { fp32 = 1.0 }', "bandwidth"),
+    ('memory = "8GiB"\nbandwidth = "fast"\npeak_tflops = { fp32 = 1.0 }', "'fast'"),
+    ('memory = "8GiB"\nbandwidth = nan\npeak_tflops = { fp32 = 1.0 }', "nan"),
+    ('memory = "8GiB"\nbandwidth = inf\npeak_tflops = { fp32 = 1.0 }', "inf"),
+    ('memory = "-8GiB"\nbandwidth = 10\npeak_tflops = { fp32 = 1.0 }', "'-8GiB'"),
+    ('memory = "8GiB"\nbandwidth = 10\npeak_tflops = { fp32 = 0 }', "peak_tflops.fp32"),
+    ('memory = "8GiB"\nbandwidth = 10\npeak_tflops = { fp64 = 1.0, fp32 = 1.0 }', "'fp64'"),
+    ('memory = "8GiB"\nbandwidth = 10\npeak_tflops = 5', "peak_tflops"),
+    ('memory = "8GiB"\nbandwidth = 10\npeak_tflops = { fp32 = 1.0 }\nbandwdth = 3',
+     "'bandwdth'"),
+])
+def test_devices_file_fields_are_checked(tmp_path, body, named):
+    """A devices file's numbers are typed: a negative, infinite, NaN or text bandwidth, a bad
+    size, a zero peak or an unknown dtype or field is one line naming it, and no device of
+    the file is added."""
+    f = tmp_path / "devs.toml"
+    f.write_text(f"[board]\n{body}\n")
+    r = run("fit", "--devices-file", str(f), "--device", "board")
+    assert r.exit_code == 2, r.output
+    assert r.output.count("\n") == 1 and r.output.startswith("error: ") and named in r.output
+
+
+def test_calibration_constants_are_checked(tmp_path):
+    import json as _json
+
+    good = _json.loads((Path(__file__).parents[1] / "reports" / "validation-cpu-summary.json").read_text())
+    model = good.get("summary", good)["latency_model"]
+    for bad in (-1.0, float("nan"), "x"):
+        broken = {k: dict(v) for k, v in model.items()}
+        broken["latency_fwd_s"]["s_per_byte"] = bad
+        f = tmp_path / "cal.json"
+        f.write_text(_json.dumps({"latency_model": broken}))
+        r = run("estimate", "--calibration", str(f), "--mode", "infer")
+        assert r.exit_code == 2 and r.output.startswith("error: ") and "s_per_byte" in r.output
+    r = run("estimate", "--calibration", str(tmp_path))
+    assert r.exit_code == 2 and "is a folder" in r.output
 
 
 @pytest.mark.parametrize("args", [["estimate", "--layers", "0"], ["sweep", "--layers", "0"],

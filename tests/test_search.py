@@ -29,6 +29,7 @@ from attncost.search.spec import SpecError, apply_overrides, load_spec  # noqa: 
 from attncost.search.evidence import EVALUATED  # noqa: E402
 from attncost.search.tasks import TrainingDiverged, TrainResult, get_task, train  # noqa: E402
 from attncost.search.tasks.mqar import mqar_batch  # noqa: E402
+from studies import search_cmd, tiny  # noqa: E402  (tests/studies.py)
 
 
 def task_model(task, layers, attention):
@@ -40,29 +41,6 @@ def run_search(spec, **kw):
     return runner.run_search(spec, **kw).to_dict()
 
 ROOT = Path(__file__).resolve().parents[1]
-
-TINY = {
-    "search": {"name": "tiny", "task": "digits", "objective": "params", "trials": 4,
-               "sampler": "random", "seed": 0},
-    "model": {"layers": 2, "d_model": 16, "heads": 2, "d_ff": 32, "batch": 4},
-    "candidates": {"variants": ["standard", "efficient", "linformer"]},
-    "target": {"accuracy": 0.3},
-    "training": {"steps": 3, "batch": 16, "seeds": 1, "eval_every": 3},
-}
-
-
-def tiny(tmp_path: Path, **sections) -> Path:
-    data = json.loads(json.dumps(TINY))
-    for section, body in sections.items():
-        data.setdefault(section, {}).update(body)
-    data["search"].setdefault("storage", str(tmp_path / "study.journal"))
-    lines = []
-    for section, body in data.items():
-        lines.append(f"[{section}]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in body.items()]
-    path = tmp_path / "tiny.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 # -- specs ---------------------------------------------------------------------------------
@@ -326,137 +304,10 @@ def test_multi_objective_pareto_front_is_re_tested(tmp_path, monkeypatch):
     assert all(r["runs"] >= 2 for r in front)  # every member re-verified with a fresh seed
 
 
-def _search_cmd(spec: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "attncost", "search", str(spec), *extra]
-
-
-def test_cli_bad_spec_is_one_line(tmp_path):
-    bad = tmp_path / "bad.toml"
-    bad.write_text("[search]\ntask = 'digits'\n[model]\nlayers = 2\n")
-    r = subprocess.run(_search_cmd(bad), capture_output=True, text=True, cwd=tmp_path)
-    assert r.returncode == 2
-    assert r.stderr.strip().splitlines() == [
-        "error: [candidates] variants is required (a list of variant names)"]
-
-
-def test_resume_after_kill_loses_no_finished_trial(tmp_path):
-    """Kill -9 a search mid-run, run it again: every finished trial is still there, the
-    killed trial's architecture is rerun, and the total is what the spec asked for."""
-    spec = tiny(tmp_path, search={"trials": 6, "sampler": "random"},
-                training={"steps": 400, "eval_every": 400})
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(_search_cmd(spec), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, start_new_session=True, cwd=tmp_path)
-    deadline = time.time() + 120
-    finished_before = 0
-    journal = tmp_path / "study.journal"
-    while time.time() < deadline:
-        time.sleep(0.5)
-        if journal.exists():
-            s = load_spec(spec)
-            study, _ = runner.open_study(s)
-            finished_before = runner.counted_trials(study)
-            running = [t for t in study.trials if t.state.name == "RUNNING"]
-            if finished_before >= 2 and running:
-                break
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert finished_before >= 2
-    s = load_spec(spec)
-    study, _ = runner.open_study(s)
-    kept = {t.number: t.user_attrs.get("accuracy") for t in study.trials
-            if t.user_attrs.get("status") in EVALUATED}
-    r = subprocess.run(_search_cmd(spec), capture_output=True, text=True, env=env,
-                       cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    assert "interrupted run(s) marked failed" in r.stderr
-    study, _ = runner.open_study(s)
-    after = {t.number: t.user_attrs.get("accuracy") for t in study.trials}
-    for number, acc in kept.items():
-        assert after[number] == acc
-    assert 1 < runner.counted_trials(study) <= 6
-
-
-def _check_each_trial_once(spec_path: Path, expected: int) -> None:
-    s = load_spec(spec_path)
-    study, _ = runner.open_study(s)
-    numbers = [t.number for t in study.trials]
-    assert sorted(numbers) == list(range(len(numbers)))
-    # the budget is study-wide: never exceeded by the workers together (the loop may stop a
-    # few short when what is left cannot screen and confirm a new candidate)
-    assert expected - 5 < runner.counted_trials(study) <= expected
-    runs = [(tuple(t.user_attrs["layers"]), t.user_attrs["seed"]) for t in study.trials
-            if t.user_attrs.get("status") in EVALUATED]
-    assert len(runs) == len(set(runs)), "an (architecture, seed) was trained twice"
-    workers = {t.user_attrs.get("worker") for t in study.trials if t.user_attrs.get("worker")}
-    assert len(workers) == 3, workers  # the parent (the baseline) and both workers
-    for t in study.trials:
-        assert t.state.name in ("COMPLETE", "PRUNED", "FAIL")
-
-
-def test_two_workers_share_a_journal(tmp_path):
-    spec = tiny(tmp_path, search={"trials": 8, "sampler": "tpe", "workers": 2},
-                training={"steps": 30, "eval_every": 30})
-    r = subprocess.run(_search_cmd(spec), capture_output=True, text=True, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    _check_each_trial_once(spec, 8)
-
-
-# -- PostgreSQL: a throwaway server on loopback --------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    bindirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-    if not bindirs or not os.path.exists(os.path.join(bindirs[-1], "initdb")):
-        if os.environ.get("ATTNCOST_REQUIRE_POSTGRES"):
-            pytest.fail("PostgreSQL server binaries not found (.ci/run installs them)")
-        pytest.skip("PostgreSQL server not installed (apt-get install postgresql)")
-    bindir = bindirs[-1]
-    root = tempfile.mkdtemp(prefix="attncost-pg-", dir="/tmp")
-    os.chmod(root, 0o777)
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root: run the server as the postgres user
-        as_user = ["runuser", "-u", "postgres", "--"]
-        shutil.chown(root, "postgres")
-    port = _free_port()
-    data = os.path.join(root, "data")
-
-    def run(*cmd: str) -> None:
-        subprocess.run([*as_user, *cmd], check=True, capture_output=True, cwd=root)
-
-    run(f"{bindir}/initdb", "-D", data, "-U", "postgres", "--auth=trust")
-    run(f"{bindir}/pg_ctl", "-D", data, "-l", os.path.join(root, "log"), "-w", "-o",
-        f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start")
-    try:
-        run(f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-            "attncost")
-        yield f"postgresql://postgres@127.0.0.1:{port}/attncost"
-    finally:
-        subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"],
-                       capture_output=True, cwd=root)
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def test_two_workers_share_a_postgresql_study(tmp_path, postgres_url):
-    spec = tiny(tmp_path, search={"trials": 8, "sampler": "tpe", "workers": 2,
-                                  "storage": postgres_url},
-                training={"steps": 30, "eval_every": 30})
-    r = subprocess.run(_search_cmd(spec), capture_output=True, text=True, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    _check_each_trial_once(spec, 8)
-
-
 def test_cli_search_writes_the_summary(tmp_path):
     spec = tiny(tmp_path, search={"trials": 3, "sampler": "attncost"})
     out = tmp_path / "out.json"
-    r = subprocess.run(_search_cmd(spec, "-o", str(out), "--steps", "2"), cwd=tmp_path,
+    r = subprocess.run(search_cmd(spec, "-o", str(out), "--steps", "2"), cwd=tmp_path,
                        capture_output=True,
                        text=True)
     assert r.returncode == 0, r.stderr
@@ -492,7 +343,14 @@ def test_surrogate_held_out_error_is_measured_on_unseen_runs():
 
 def test_cli_surrogate_needs_measured_runs(tmp_path):
     spec = tiny(tmp_path)
-    r = subprocess.run(_search_cmd(spec, "--surrogate"), capture_output=True, text=True,
+    r = subprocess.run(search_cmd(spec, "--surrogate"), capture_output=True, text=True,
+                       cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.startswith("error: no study at ")
+    assert not (tmp_path / "study.journal").exists()  # asking creates nothing
+    r = subprocess.run(search_cmd(spec, "--trials", "2"), capture_output=True, text=True,
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(search_cmd(spec, "--surrogate"), capture_output=True, text=True,
                        cwd=tmp_path)
     assert r.returncode == 2
     assert "the surrogate needs at least 3 trained runs" in r.stderr

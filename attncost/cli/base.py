@@ -116,6 +116,22 @@ def parse_float(text: str) -> float:
     return value
 
 
+def parse_fraction(text: str) -> float:
+    """A headroom: a number in [0, 1)."""
+    value = parse_float(text)
+    if not 0.0 <= value < 1.0:
+        raise typer.BadParameter(f"{text!r} is not a fraction in [0, 1)")
+    return value
+
+
+def parse_count(text: str) -> int:
+    """A count that may be zero (tokens, runs): an integer ≥ 0."""
+    value = parse_int(text)
+    if value < 0:
+        raise typer.BadParameter(f"{text!r} is negative; give an integer ≥ 0")
+    return value
+
+
 def parse_ints(text: str) -> tuple[int, ...]:
     """``'1000'`` or ``'6,1'`` → a tuple of integers."""
     try:
@@ -253,11 +269,11 @@ PeakT = Annotated[Optional[float], typer.Option(help="With --memory-budget: peak
                                                 parser=parse_float, metavar="NUMBER")]
 Bandwidth = Annotated[Optional[float], typer.Option(
     help="With --memory-budget: bandwidth, GB/s.", parser=parse_float, metavar="NUMBER")]
-Headroom = Annotated[float, typer.Option(help="Fraction of memory kept free.",
-                                         parser=parse_float, metavar="NUMBER")]
+Headroom = Annotated[float, typer.Option(help="Fraction of memory kept free, in [0, 1).",
+                                         parser=parse_fraction, metavar="NUMBER")]
 DecodeTok = Annotated[int, typer.Option(
     help="Inference: add the KV cache of this many tokens (batch included) to the budget.",
-    parser=parse_int, metavar="INT")]
+    parser=parse_count, metavar="INT")]
 DevFile = Annotated[Optional[Path], typer.Option(help="TOML file with more devices.")]
 VarFile = Annotated[Optional[list[Path]], typer.Option(
     help="Python file(s) that register extra variants (and their PyTorch modules).")]
@@ -302,6 +318,37 @@ def device_of(device: str | None, memory_budget: str | None, peak_tflops: float 
     if peak_tflops is not None or bandwidth is not None:
         raise AttncostError("--peak-tflops and --bandwidth need --memory-budget")
     return None
+
+
+def writable(*paths: Path | None, folder: bool = False) -> None:
+    """Refuse unwritable output paths (None: not given) before any work starts."""
+    from ..files import check_writable
+
+    for p in paths:
+        if p is not None:
+            check_writable(p, folder=folder)
+
+
+def given(name: str) -> bool:
+    """Whether the user typed option ``name`` (not its default) in the running command."""
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
+    source = ctx.get_parameter_source(name) if ctx is not None else None
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def device_flag_notes(dev: Any, mode: "Mode") -> list[str]:
+    """Notes for device flags the user gave that change nothing: --headroom or
+    --decode-tokens without a device, --decode-tokens in train mode."""
+    flags = [f for f in ("headroom", "decode_tokens") if given(f)]
+    if dev is None:
+        return [f"--{f.replace('_', '-')} has no effect without --device or --memory-budget"
+                for f in flags]
+    if "decode_tokens" in flags and mode is Mode.train:
+        return ["--decode-tokens has no effect in train mode (decoding's KV cache counts in "
+                "--mode infer)"]
+    return []
 
 
 def echo_json(data: Any) -> None:

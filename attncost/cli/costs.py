@@ -14,7 +14,7 @@ from .base import (AllVariants, Bandwidth, Blocks, Budget, DecodeTok, DevFile, D
                    FormatOpt, Fmt, Headroom, Layers, Mode, ModeOpt, PeakT, VarFile, VariantOpt,
                    app, attention_flags,
                    console, device_of, echo_json, friendly, load_extras, model_flags,
-                   parse_int, preset_help, write_csv)
+                   device_flag_notes, parse_int, preset_help, writable, write_csv)
 
 Preset = Annotated[Optional[str], typer.Option(help=preset_help())]
 
@@ -26,16 +26,48 @@ def _estimates(variant: list[str] | None, preset: str | None, fields: dict[str, 
 
     kw = dict(device=dev, mode=mode.value, headroom=headroom, decode_tokens=decode_tokens)
     if preset:
-        m = api.preset_model(preset, variant, layers, {**fields, **model_fields})
-        return [api.estimate_model(m, **kw)]
+        def of_model(f: dict[str, Any]) -> Any:
+            return api.estimate_model(api.preset_model(preset, variant, layers,
+                                                       {**f, **model_fields}), **kw)
+
+        e = of_model(fields)
+        e.notes += [f"{flag} has no effect on this model" for flag in inert_fields(
+            of_model, fields)]
+        return [e]
     if model_fields:
         flags = ", ".join("--" + k.replace("_", "-") for k in model_fields)
         raise AttncostError(f"{flags} describe a whole model: add --preset NAME")
     result = api.compare_variants(variant or ["standard"], layers=1 if layers is None else layers, **kw, **fields)
     ests = result.estimates
-    for name, reason in result.left_out.items():
-        ests[0].notes.append(f"{name} left out: {reason}")
+    n = 1 if layers is None else layers
+    for e in ests:
+        e.notes += [f"left out: {name} — {reason}" for name, reason in result.left_out.items()]
+        e.notes += [f"{flag} has no effect" for flag in inert_fields(
+            lambda f, v=e.variant: api.estimate(v, layers=n, **f), fields)]
     return ests
+
+
+def inert_fields(estimate_with: Any, fields: dict[str, Any]) -> list[str]:
+    """The attention flags given (``--k 64``) that change no metric: each is put back to
+    its default, ``estimate_with(fields)`` recomputed and compared (a variant's builder
+    reads what it reads; no hand-kept list of which flag matters to whom)."""
+    import dataclasses
+
+    from ..config import AttentionConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(AttentionConfig)}
+    given = estimate_with(fields).metrics
+    inert = []
+    for name, value in fields.items():
+        if name not in defaults or value == defaults[name]:
+            continue
+        try:
+            without = estimate_with({**fields, name: defaults[name]})
+        except AttncostError:
+            continue  # the default is not valid with the other flags: the flag matters
+        if without.metrics == given:
+            inert.append("--" + name.replace("_", "-") + f" {value}")
+    return inert
 
 
 @app.command()
@@ -65,6 +97,8 @@ def estimate(
     dev = device_of(device, memory_budget, peak_tflops, bandwidth)
     ests = _estimates(variant, preset, fields, model_fields, layers, dev, mode, headroom,
                       decode_tokens)
+    for e in ests:
+        e.notes += device_flag_notes(dev, mode)
     if calibration is not None:
         from ..budget import calibrated_latency, load_calibration
 
@@ -76,8 +110,14 @@ def estimate(
     if fmt is Fmt.csv:
         return write_csv([e.to_row() for e in ests])
     out = console()
-    out.print(render.estimates_table(ests))
-    render.print_notes(out, render.estimate_notes(ests))
+    tables, exact = render.estimates_tables(out, ests)
+    for t in tables:
+        out.print(t)
+    notes = render.estimate_notes(ests)
+    if not exact:
+        notes.append(f"sizes rounded to fit {out.width} columns: exact integers with a wider "
+                     f"terminal, --format json or --format csv")
+    render.print_notes(out, notes)
     if breakdown:
         for e in ests:
             out.print(render.breakdown_table(e))
@@ -140,7 +180,14 @@ def compare(
     out.print(t)
     notes = [f"left out: {n} — {reason}" for n, reason in result.left_out.items()]
     notes += [f"{e.variant}: {n}" for e in result.estimates for n in e.notes]
-    render.print_notes(out, dict.fromkeys(notes))
+    n_layers = 1 if layers is None else layers
+    inert = {e.variant: inert_fields(lambda f, v=e.variant: api.estimate(v, layers=n_layers, **f),
+                                     fields) for e in result.estimates}
+    for flag in dict.fromkeys(f for fs in inert.values() for f in fs):
+        who = [v for v, fs in inert.items() if flag in fs]
+        notes.append(f"{flag} has no effect" + (f" on {', '.join(who)}"
+                                                if len(who) < len(inert) else ""))
+    render.print_notes(out, dict.fromkeys(notes + device_flag_notes(dev, mode)))
 
 
 def _print_formulas(names: list[str], fields: dict[str, Any], layers: int | None,
@@ -208,18 +255,21 @@ def devices(
                            **{f"{t}_tflops": d.peak_flops.get(t, 0) / 1e12 or "" for t in dtypes},
                            "source": d.source} for d in devs])
     t = render.table("Devices (dense peak TFLOP/s; never the sparsity figure)",
-                     ["name", "device", "kind", "memory", "GB/s", *dtypes])
-    t.columns[1].no_wrap, t.columns[1].overflow = False, "fold"
+                     ["name", "memory", "GB/s", *dtypes])
+    for col in t.columns[1:]:
+        col.no_wrap = True  # a figure is never cut (the table fits 80 columns)
     for d in devs:
         p = d.peak_flops
-        t.add_row(d.name, d.title, d.kind, human_bytes(d.memory_bytes), f"{d.bandwidth / 1e9:,.1f}",
-                  *(f"{p[k] / 1e12:,.4g}" if k in p else "—" for k in dtypes))
+        t.add_row(d.name, human_bytes(d.memory_bytes), f"{d.bandwidth / 1e9:,.0f}",
+                  *(f"{p[k] / 1e12:.4g}" if k in p else "—" for k in dtypes))
     out = console()
     out.print(t)
     if sources:
         for d in devs:
-            out.print(f"{d.name}: {d.source}" + (f" — {d.derived}" if d.derived else ""),
-                      highlight=False, markup=False)
+            out.print(f"{d.name} ({d.title}, {d.kind}): {d.source}" +
+                      (f" — {d.derived}" if d.derived else ""), highlight=False, markup=False)
+    else:
+        out.print("Full names, kinds and each figure's source: --sources", highlight=False)
 
 
 def parse_values(name: str, text: str | None) -> list[int] | None:
@@ -290,6 +340,7 @@ def sweep(
     from .. import api
     from ..files import write_frame
 
+    writable(out)
     load_extras(variant_file, None)
     grid = {n: parse_values(n, t) for n, t in grid_text.items()}
     df = api.sweep(variant or ["all"], grid, layers=1 if layers is None else layers, metrics=metric, **fields)
@@ -355,7 +406,8 @@ def fit(
         render.print_notes(out, dict.fromkeys(
             ["max seq_len rebuilds Super's W_A and Linformer's E,F for each length unless "
              "--max-seq-len is set; max batch keeps seq_len fixed"] +
-            [f"{r.variant}: {n}" for r in rows for n in r.notes]))
+            [f"{r.variant}: {n}" for r in rows for n in r.notes] +
+            device_flag_notes(dev, mode)))
     if require_fit and not all(r.fits for r in rows):
         raise typer.Exit(1)
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .base import (AllVariants, DeviceOpt, Headroom, Layers, Mode, VarFile, app,
-                   attention_flags, friendly, load_extras)
+                   attention_flags, friendly, given, load_extras, writable)
 
 plot_app = typer.Typer(help="Figures (PNG or SVG by the output's suffix; headless). Each "
                             "variant has the same colour-blind-safe colour in every figure.",
@@ -26,6 +26,8 @@ def _names(variant: list[str] | None) -> list[str]:
 
 def _wrote(path: Path) -> None:
     typer.echo(f"wrote {path}")
+    if given("headroom") and not given("device"):
+        typer.echo("note: --headroom has no effect without --device", err=True)
 
 
 @plot_app.command("curves")
@@ -45,6 +47,7 @@ def plot_curves(
 ) -> None:
     """Cost against sequence length or width, log axes, a device's memory budget as a line,
     crossovers with standard attention marked (e.g. where Linformer becomes cheaper)."""
+    writable(output)
     from .. import plots
     from ..config import AttentionConfig
     from .costs import parse_values
@@ -67,6 +70,7 @@ def plot_breakdown(
 ) -> None:
     """Stacked memory of one training step (weights, gradients, optimizer, activations) and
     the KV cache of a full context, per variant."""
+    writable(output)
     from .. import plots
     from ..config import AttentionConfig
 
@@ -88,6 +92,7 @@ def plot_roofline(
     output: OutFig = Path("roofline.png"), variant_file: VarFile = None, fields: Any = None,
 ) -> None:
     """A device's roofline with each variant placed on it."""
+    writable(output)
     from .. import plots
     from ..config import AttentionConfig
 
@@ -105,6 +110,7 @@ def plot_validation(
     output: OutFig = Path("validation.png"),
 ) -> None:
     """Predicted against measured, per metric family, from a validation CSV."""
+    writable(output)
     from .. import plots
     from ..validate import figure
 
@@ -119,6 +125,7 @@ def plot_search(
 ) -> None:
     """A study's accuracy against cost (Pareto front or best, baseline, target) and its
     optimisation history."""
+    writable(output)
     from .. import plots
     from ..search.summary import SearchSummary
 
@@ -134,4 +141,5 @@ def report(
     validation, paper-claims and search results found in the folder."""
     from .. import report as rep
 
+    writable(out, folder=True)
     _wrote(rep.write(out))

@@ -10,7 +10,7 @@ import typer
 from ..errors import AttncostError
 from . import render
 from .base import (AllVariants, FormatOpt, Fmt, VarFile, app, attention_flags, console,
-                   echo_json, friendly, load_extras, needs, parse_int, write_csv)
+                   echo_json, friendly, load_extras, needs, parse_int, writable, write_csv)
 
 
 @app.command()
@@ -37,6 +37,7 @@ def validate(
 
     Exits 1 when an exact metric mismatches or a toleranced one misses its goal.
     """
+    writable(out, plot)
     needs("torch", extra="torch")
     import torch
 
@@ -143,6 +144,7 @@ def peers(
     """What FlopCounterMode, fvcore, ptflops and thop report for standard attention (fused,
     explicit, nn.MultiheadAttention), next to attncost and the truth. Needs torch; the peer
     tools come with pip install -c constraints.txt -e '.[peers]'."""
+    writable(out)
     needs("torch", extra="torch")
     from .. import peers as p
     from ..config import AttentionConfig
@@ -166,6 +168,7 @@ def paper_claims(
     """Check the seed paper's cost and speed claims with the model and real runs (minutes)."""
     import json
 
+    writable(out)
     needs("torch", extra="torch")
     from .. import claims
     from ..files import write_text

@@ -61,12 +61,16 @@ def title_of(estimates: Sequence[Any]) -> str:
                                       not isinstance(layers, list) else ""))
 
 
-def estimates_table(estimates: Sequence[Any]) -> Any:
-    """Every metric (rows) of every estimate (columns), then fit and latency rows."""
-    t = table(title_of(estimates), ["metric", *(e.variant for e in estimates)])
+def estimates_table(estimates: Sequence[Any], exact: bool = True,
+                    title: str | None = "") -> Any:
+    """Every metric (rows) of every estimate (columns), then fit and latency rows; ``exact``
+    False: human-readable sizes only (narrow terminals)."""
+    fmt = cell if exact else short_cell
+    t = table(title_of(estimates) if title == "" else title,
+              ["metric", *(e.variant for e in estimates)])
     for m in shown_metrics(estimates):
         label = ("  " + m.label) if m.parent else m.label
-        t.add_row(label, *(cell(e.metrics.get(m.name), m.unit) for e in estimates))
+        t.add_row(label, *(fmt(e.metrics.get(m.name), m.unit) for e in estimates))
     fitted = [e for e in estimates if e.fit]
     if fitted:
         f0 = fitted[0].fit
@@ -88,22 +92,52 @@ def estimates_table(estimates: Sequence[Any]) -> Any:
     return t
 
 
-def estimate_notes(estimates: Sequence[Any]) -> list[str]:
-    """What the output must say under the table (each note once)."""
-    notes = []
+def width_of(console: Any, renderable: Any) -> int:
+    """The width ``renderable`` needs on ``console`` without wrapping anything."""
+    from rich.measure import Measurement
+
+    return Measurement.get(console, console.options.update_width(10**5), renderable).maximum
+
+
+def estimates_tables(console: Any, estimates: Sequence[Any]) -> tuple[list[Any], bool]:
+    """The estimate table(s) that fit ``console``'s width: one table of exact values when it
+    fits; otherwise human-readable sizes, the variants split over as many tables as needed
+    (a name is never cut). Returns the tables and whether the values are exact."""
+    whole = estimates_table(estimates)
+    if len(estimates) == 1 or width_of(console, whole) <= console.width:
+        return [whole], True
+    groups: list[list[Any]] = [[]]
     for e in estimates:
-        notes += [f"{e.variant}: {n}" for n in e.notes]
+        trial = [*groups[-1], e]
+        if groups[-1] and width_of(console, estimates_table(trial, False, None)) > console.width:
+            groups.append([e])
+        else:
+            groups[-1] = trial
+    return [estimates_table(g, False, title_of(estimates) if i == 0 else None)
+            for i, g in enumerate(groups)], False
+
+
+def estimate_notes(estimates: Sequence[Any]) -> list[str]:
+    """What the output must say under the table: each note once, prefixed with the variants
+    that carry it (none when every estimate does)."""
+    carriers: dict[str, list[str]] = {}
+    for e in estimates:
+        own = list(e.notes)
         if e.kv_cache_note:
-            notes.append(f"{e.variant}: KV cache not defined — {e.kv_cache_note}")
+            own.append(f"KV cache not defined — {e.kv_cache_note}")
         if e.roofline:
-            notes += [f"{e.variant}: {n}" for n in e.roofline.notes]
+            own += e.roofline.notes
+        for n in dict.fromkeys(own):
+            carriers.setdefault(n, []).append(e.variant)
+    notes = [n if len(who) == len(estimates) > 1 or (len(estimates) == 1 and n.startswith(
+        ("left out", "--"))) else f"{', '.join(who)}: {n}" for n, who in carriers.items()]
     if estimates[0].attention_inputs["causal"]:
         notes.append("causal: 'FLOPs forward' counts the full ℓ×ℓ rectangle as PyTorch "
                      "executes and counts it; 'useful' counts only the ℓ(ℓ+1)/2 unmasked "
                      "pairs per head")
     notes.append("FLOPs = 2 × multiply-accumulates for matmuls; bytes are exact integers; "
                  "human sizes use binary prefixes (KiB, MiB, GiB)")
-    return list(dict.fromkeys(notes))
+    return notes
 
 
 def breakdown_table(e: Any) -> Any:

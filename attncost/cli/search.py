@@ -10,7 +10,7 @@ import typer
 from ..errors import AttncostError
 from . import render
 from .base import (Report, ReportFormat, VarFile, app, console, echo_json, friendly,
-                   load_extras, needs, parse_float, parse_int)
+                   load_extras, needs, parse_float, parse_int, writable)
 
 IntOpt = dict(parser=parse_int, metavar="INT")
 FloatOpt = dict(parser=parse_float, metavar="NUMBER")
@@ -75,6 +75,7 @@ def search(
     Ctrl-C stops; running it again resumes the same study (finished trials are kept).
     Open a study with: optuna-dashboard <storage> (see README).
     """
+    writable(output)
     needs("optuna", "torch", extra="search")
     import optuna
 
@@ -192,6 +193,7 @@ def search_bench(
     import json
     import os
 
+    writable(output)
     needs("optuna", extra="search")
     from ..search import benchmark as bm
     from ..search.samplers import check_sampler

@@ -81,6 +81,12 @@ class Options:
     impl: str = "materialised"
     sharing: str = "headwise"
     dropout: bool = False
+    window: int | None = None  # causal sliding window (keys per query)
+    qkv_bias: bool = False  # biases on the input projections only
+    softcap: float | None = None  # logit soft-capping c·tanh(s/c)
+    qk_norm: bool = False  # RMSNorm over each head's queries and keys
+    latent_norm: bool = False  # MLA: RMSNorms on the latents
+    direct_q: bool = False  # MLA: no query latent
 
 
 def default_kv_heads(heads: int) -> int:
@@ -141,7 +147,9 @@ class AttentionConfig:
     d_head = d_model / heads. ``k`` (Linformer) defaults to seq_len/4; ``max_seq_len`` (the
     length Super's W_A and Linformer's E, F are built for) defaults to seq_len. MLA's latent
     sizes default to DeepSeek-V2's ratios: kv_latent = 4·d_head, q_latent = 12·d_head,
-    rope_dim = d_head/2.
+    rope_dim = d_head/2. What real checkpoints add is off by default: a causal sliding
+    ``window``, biases on the input projections only (``qkv_bias``), logit soft-capping,
+    q/k RMSNorms, and MLA's normed latents and direct queries (``latent_norm``, ``direct_q``).
     """
 
     d_model: int = option(512, "Model width d_model.")
@@ -164,6 +172,19 @@ class AttentionConfig:
     sharing: str = option("headwise", "Linformer sharing of E, F.", choices=SHARING_MODES,
                            noun="Linformer sharing mode")
     dropout: bool = option(False, "Count dropout masks (saved for backward).")
+    window: int | None = option(
+        None, "Sliding-window attention: each query sees its last `window` keys, itself "
+        "included (Mistral, Gemma-2); needs causal.", "off: the whole causal prefix")
+    qkv_bias: bool = option(False, "Biases on the input projections only (q, k, v: Qwen2), none "
+                            "on the output projection.", "off; --bias puts them everywhere")
+    softcap: float | None = option(None, "Soft-cap the attention logits, c·tanh(scores/c) "
+                                   "(Gemma-2: 50); materialised only.", "off")
+    qk_norm: bool = option(False, "RMSNorm over each head's queries and keys (Qwen3; "
+                           "standard, MQA, GQA).")
+    latent_norm: bool = option(False, "MLA: RMSNorms on the KV and query latents "
+                               "(DeepSeek-V2/V3).")
+    direct_q: bool = option(False, "MLA: queries projected from x directly, no query latent "
+                            "(DeepSeek-V2-Lite).")
     dtype: str = option("fp32", "Weights and activations dtype.", choices=DTYPE_BYTES)
     optimizer: str = option("adam", "Optimizer whose state is counted.", choices=OPTIMIZERS)
     master_weights: bool | None = option(None, "fp32 master weights (mixed precision).",
@@ -195,9 +216,29 @@ class AttentionConfig:
                 f"k={self.k} exceeds the sequence length {self.resolved_max_seq_len}; Linformer "
                 f"projects the sequence down, so k must be <= seq_len")
         check_choices(self)
-        for name in ("bias", "causal", "dropout", "input_requires_grad"):
+        for name in ("bias", "causal", "dropout", "input_requires_grad", "qkv_bias", "qk_norm",
+                     "latent_norm", "direct_q"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        self._check_window_and_softcap()
+
+    def _check_window_and_softcap(self) -> None:
+        w = self.window
+        if w is not None:
+            if isinstance(w, bool) or not isinstance(w, int) or w <= 0:
+                raise ConfigError(f"window must be a positive integer (keys per query) or "
+                                  f"unset, got {w!r}")
+            if not self.causal:
+                raise ConfigError(f"window={w} needs causal=True: the sliding window bounds "
+                                  f"the causal prefix (Mistral, Gemma-2); allowed: causal with "
+                                  f"a window, or no window")
+        c = self.softcap
+        if c is not None:
+            if isinstance(c, bool) or not isinstance(c, (int, float)) or not 0 < c < float("inf"):
+                raise ConfigError(f"softcap must be a positive number or unset, got {c!r}")
+            if self.impl == "fused":
+                raise ConfigError(f"softcap={c} needs impl=materialised: the fused kernel "
+                                  f"(scaled_dot_product_attention) cannot soft-cap logits")
 
     # -- resolved defaults -------------------------------------------------------------
 
@@ -217,7 +258,9 @@ class AttentionConfig:
 
     def options(self) -> Options:
         return Options(bias=self.bias, causal=self.causal, impl=self.impl,
-                       sharing=self.sharing, dropout=self.dropout)
+                       sharing=self.sharing, dropout=self.dropout, window=self.window,
+                       qkv_bias=self.qkv_bias, softcap=self.softcap, qk_norm=self.qk_norm,
+                       latent_norm=self.latent_norm, direct_q=self.direct_q)
 
     def with_(self, **changes: Any) -> "AttentionConfig":
         """A copy with some fields changed (validated again)."""

@@ -1,9 +1,12 @@
 """A whole transformer: a per-layer list of attention variants inside a standard stack.
 
 A :class:`ModelConfig` describes embeddings (token, positional, token-type, or a vision patch
-embedding with a class token), ``layers`` transformer blocks (the attention variant of each
-block, an FFN with GELU, ReLU or SwiGLU, LayerNorm or RMSNorm, pre- or post-norm), a final norm
-and heads (LM head tied or not, BERT's pooler, a classification MLP). The cost model turns it
+embedding with a class token; Gemma's √d_model scaling), ``layers`` transformer blocks (the
+attention variant of each block, sliding-window or global; an FFN with GELU, ReLU, SwiGLU or
+GeGLU, dense or a mixture of experts with shared experts and leading dense blocks; LayerNorm
+or RMSNorm, pre- or post-norm, Gemma-2's sandwich norms, Phi-2's parallel blocks), a final
+norm and heads (LM head tied or not, with a bias or BERT's MLM transform, logit soft-capping;
+BERT's pooler, a classification MLP). The cost model turns it
 into one graph (:func:`attncost.graphs.model_graph`); the PyTorch side builds the same model
 (:class:`attncost.nn.model.TransformerModel`). Neither lives here: this is configuration only.
 
@@ -20,9 +23,11 @@ from typing import Any
 from ..errors import ConfigError, unknown
 from .attention import AttentionConfig, check_choices, option
 
-FFN_ACTIVATIONS = ("gelu", "relu", "swiglu")
+FFN_ACTIVATIONS = ("gelu", "relu", "swiglu", "geglu")
 NORMS = ("layernorm", "rmsnorm")
 POOLING = ("cls", "mean", "none")
+#: The most blocks a model may have (a whole-model graph holds every block's operations).
+MAX_BLOCKS = 100_000
 
 
 def _variant_list(layers: Any, current: tuple[str, ...] | None = None) -> tuple[str, ...]:
@@ -34,6 +39,9 @@ def _variant_list(layers: Any, current: tuple[str, ...] | None = None) -> tuple[
     if isinstance(layers, int):
         if layers <= 0:
             raise ConfigError(f"layers must be a positive number of blocks, got {layers}")
+        if layers > MAX_BLOCKS:
+            raise ConfigError(f"layers={layers} is more blocks than attncost builds; allowed: "
+                              f"1 to {MAX_BLOCKS:,}")
         kinds = set(current or ("standard",))
         if len(kinds) > 1:
             raise ConfigError(f"layers={layers} is ambiguous for a mixed stack "
@@ -56,16 +64,39 @@ class ModelConfig:
     attention: AttentionConfig = field(default_factory=AttentionConfig)
     d_ff: int | None = option(None, "FFN hidden width.", "d_model × ffn_mult")
     ffn_mult: float = option(4.0, "FFN width as a multiple of d_model (when d_ff is unset).")
-    ffn_activation: str = option("gelu", "FFN activation.", choices=FFN_ACTIVATIONS,
-                                 noun="FFN activation")
+    ffn_activation: str = option("gelu", "FFN activation (swiglu, geglu: gated, Shazeer 2020).",
+                                 choices=FFN_ACTIVATIONS, noun="FFN activation")
     ffn_bias: bool = option(True, "Biases in the FFN.")
+    experts: int = option(0, "Routed experts of each MoE FFN (0: a dense FFN).")
+    experts_per_token: int = option(0, "Experts each token is routed to (top-k).")
+    expert_d_ff: int | None = option(None, "Hidden width of one expert.", "d_ff")
+    shared_experts: int = option(0, "Shared experts, always active: one FFN of shared_experts × "
+                                 "expert_d_ff (DeepSeek).")
+    dense_layers: int = option(0, "Leading blocks with a dense FFN before the MoE blocks "
+                               "(DeepSeek's first_k_dense_replace).")
+    moe_renormalize: bool = option(True, "Renormalise the top-k routing weights to sum to 1 "
+                                   "(Mixtral, Qwen3-MoE; off: DeepSeek-V2).")
+    global_every: int = option(0, "With a sliding window: every n-th block (n, 2n, ...) sees the "
+                               "whole prefix (Gemma-2: 2); 0: none.")
+    window_from: int = option(0, "With a sliding window: blocks before this index see the whole "
+                              "prefix (Qwen2's max_window_layers).")
     norm: str = option("layernorm", "Normalisation.", choices=NORMS, noun="norm")
     norm_bias: bool = option(True, "LayerNorm bias.")
     pre_norm: bool = option(True, "Pre-norm blocks (GPT-2, ViT, LLaMA); off: post-norm (BERT).")
+    sandwich_norm: bool = option(False, "Norms after the attention and after the FFN as well "
+                                 "(Gemma-2).")
+    parallel_block: bool = option(False, "Attention and FFN read one normed input and are "
+                                  "added together (Phi-2, GPT-J).")
     final_norm: bool = option(True, "A norm after the last block.")
     vocab: int = option(0, "Vocabulary size (0: a vision model).")
     tied_embeddings: bool = option(True, "LM head shares the token embedding.")
     lm_head: bool = option(False, "A language-modelling head.")
+    lm_head_bias: bool = option(False, "A bias on the LM head (Phi-2; BERT's MLM decoder).")
+    mlm_transform: bool = option(False, "BERT's MLM transform before the LM head: dense + GELU "
+                                 "+ LayerNorm.")
+    final_softcap: float | None = option(None, "Soft-cap the LM logits, c·tanh(logits/c) "
+                                         "(Gemma-2: 30).", "off")
+    embed_scale: bool = option(False, "Scale the token embeddings by √d_model (Gemma).")
     max_positions: int = option(0, "Learned positions (0: none, e.g. RoPE).")
     token_types: int = option(0, "Token-type (segment) embeddings.")
     embedding_norm: bool = option(False, "A norm after the embeddings (BERT).")
@@ -106,7 +137,47 @@ class ModelConfig:
             if isinstance(w, bool) or not isinstance(w, int) or w <= 0:
                 raise ConfigError(f"class_head widths must be positive integers, got "
                                   f"{self.class_head!r}")
+        for name in ("ffn_bias", "norm_bias", "pre_norm", "final_norm", "tied_embeddings",
+                     "lm_head", "embedding_norm", "pooler", "cls_token", "dropout",
+                     "moe_renormalize", "sandwich_norm", "parallel_block", "lm_head_bias",
+                     "mlm_transform", "embed_scale"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        self._check_experts()
+        self._check_block_and_heads()
         self._check_shape()
+
+    def _check_experts(self) -> None:
+        for name in ("experts", "experts_per_token", "shared_experts", "dense_layers",
+                     "global_every", "window_from"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ConfigError(f"{name} must be a non-negative integer, got {v!r}")
+        e, k = self.experts, self.experts_per_token
+        if e and not 1 <= k <= e:
+            raise ConfigError(f"experts_per_token={k} must be between 1 and experts={e}")
+        if not e and (k or self.shared_experts):
+            raise ConfigError(f"experts_per_token={k} and shared_experts={self.shared_experts} "
+                              f"need routed experts (experts > 0)")
+        if self.expert_d_ff is not None and (isinstance(self.expert_d_ff, bool) or
+                                             not isinstance(self.expert_d_ff, int) or
+                                             self.expert_d_ff <= 0):
+            raise ConfigError(f"expert_d_ff must be a positive integer, got {self.expert_d_ff!r}")
+
+    def _check_block_and_heads(self) -> None:
+        if self.parallel_block and (not self.pre_norm or self.sandwich_norm):
+            raise ConfigError("parallel_block needs pre_norm=True and sandwich_norm=False "
+                              "(one norm feeds both branches)")
+        if self.sandwich_norm and not self.pre_norm:
+            raise ConfigError("sandwich_norm needs pre_norm=True (Gemma-2: norms before and "
+                              "after each branch)")
+        if (self.lm_head_bias or self.mlm_transform or self.final_softcap is not None) and \
+                not self.lm_head:
+            raise ConfigError("lm_head_bias, mlm_transform and final_softcap need lm_head=True")
+        c = self.final_softcap
+        if c is not None and (isinstance(c, bool) or not isinstance(c, (int, float)) or
+                              not 0 < c < float("inf")):
+            raise ConfigError(f"final_softcap must be a positive number or unset, got {c!r}")
 
     def _check_shape(self) -> None:
         if self.is_vision:
@@ -137,6 +208,29 @@ class ModelConfig:
         if self.d_ff is not None:
             return self.d_ff
         return int(round(self.attention.d_model * self.ffn_mult))
+
+    @property
+    def resolved_expert_d_ff(self) -> int:
+        return self.expert_d_ff if self.expert_d_ff is not None else self.resolved_d_ff
+
+    def is_moe_block(self, i: int) -> bool:
+        """Whether block ``i`` (0-based) has a mixture-of-experts FFN."""
+        return self.experts > 0 and i >= self.dense_layers
+
+    def slides(self, i: int) -> bool:
+        """Whether block ``i`` (0-based) uses the sliding window: with a window, every block
+        from ``window_from`` on except every ``global_every``-th (HF Gemma-2: layer i is
+        global when (i + 1) % 2 == 0; Qwen2: sliding from max_window_layers)."""
+        if self.attention.window is None or i < self.window_from:
+            return False
+        return not (self.global_every and (i + 1) % self.global_every == 0)
+
+    def block_attention(self, i: int) -> AttentionConfig:
+        """The attention configuration of block ``i``: the window removed where it is
+        global."""
+        if self.attention.window is None or self.slides(i):
+            return self.attention
+        return self.attention.with_(window=None)
 
     def with_(self, **changes: Any) -> "ModelConfig":
         """A copy with model fields or attention fields (``seq_len``, ``dtype``...) changed.

@@ -8,7 +8,7 @@ ints where int64 could overflow).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any, Iterable
 
@@ -33,9 +33,8 @@ def _formulas(variant: Any, options: Options, prec: Precision, layers: int,
               metrics_generation: int) -> dict[str, Any]:
     from ..graphs import layer_graph
 
-    cfg = AttentionConfig(bias=options.bias, causal=options.causal, impl=options.impl,
-                          sharing=options.sharing, dropout=options.dropout, dtype=prec.dtype,
-                          optimizer=prec.optimizer, master_weights=prec.master_weights,
+    cfg = AttentionConfig(**asdict(options), dtype=prec.dtype, optimizer=prec.optimizer,
+                          master_weights=prec.master_weights,
                           input_requires_grad=prec.input_requires_grad)
     return derive(layer_graph(variant.name, cfg, layers, symbolic=True), prec).metrics
 

@@ -5,14 +5,18 @@ validation compares two separate things. Every module takes ``x`` of shape (batc
 d_model) and returns the same shape.
 
 Implementations: ``materialised`` computes the ℓ×ℓ scores explicitly (head split as a
-contiguous copy, ``q @ kᵀ``, scale, ``masked_fill`` with a boolean mask for causal, softmax,
-dropout, ``p @ v``); ``fused`` calls ``F.scaled_dot_product_attention`` on head views.
-Variants that cannot mask causally raise :class:`ValueError` when asked to.
+contiguous copy, ``q @ kᵀ``, scale, soft-capping c·tanh(s/c) if asked (Gemma-2),
+``masked_fill`` with a boolean mask for causal — banded for a sliding window (Mistral,
+Gemma-2) — softmax, dropout, ``p @ v``); ``fused`` calls ``F.scaled_dot_product_attention``
+on head views (with an additive banded mask for a sliding window). Variants that cannot mask
+causally raise :class:`ValueError` when asked to. ``qkv_bias`` puts biases on the input
+projections only (Qwen2); ``bias`` on every projection.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -36,13 +40,31 @@ def merge_heads(t: torch.Tensor) -> torch.Tensor:
     return t.transpose(1, 2).reshape(b, n, h * d)
 
 
+def hidden_mask(n: int, m: int, window: int | None, device: Any) -> torch.Tensor:
+    """The (n, m) boolean mask of the keys a causal query must not see: the future, and with a
+    sliding window of w keys those more than w − 1 positions back."""
+    ones = torch.ones(n, m, dtype=torch.bool, device=device)
+    future = ones.triu(1)
+    return future if window is None else future | ones.tril(-window)
+
+
 def softmax_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal: bool,
-                      impl: str, dropout: float, training: bool) -> torch.Tensor:
-    """softmax(q kᵀ/√d) v over heads. q: (b, h, n, d) views; k, v: (b, h or g, m, d)."""
+                      impl: str, dropout: float, training: bool, window: int | None = None,
+                      softcap: float | None = None) -> torch.Tensor:
+    """softmax(q kᵀ/√d) v over heads. q: (b, h, n, d) views; k, v: (b, h or g, m, d).
+    ``window``: causal sliding window of that many keys; ``softcap``: c·tanh(scores/c)."""
     scale = 1.0 / math.sqrt(q.shape[-1])
     p_drop = dropout if training else 0.0
+    window = window if causal else None
     if impl == "fused":
-        extra = {"enable_gqa": True} if int(k.shape[1]) != int(q.shape[1]) else {}
+        if softcap is not None:
+            raise ValueError("the fused kernel cannot soft-cap logits; use materialised")
+        extra: dict[str, Any] = {"enable_gqa": True} if int(k.shape[1]) != int(q.shape[1]) else {}
+        if window is not None:  # an additive banded mask in the activation dtype
+            n, m = q.shape[-2], k.shape[-2]
+            extra["attn_mask"] = torch.zeros(n, m, dtype=q.dtype, device=q.device).masked_fill(
+                hidden_mask(n, m, window, q.device), float("-inf"))
+            return F.scaled_dot_product_attention(q, k, v, dropout_p=p_drop, **extra)
         return F.scaled_dot_product_attention(q, k, v, dropout_p=p_drop, is_causal=causal,
                                               **extra)
     q = q.contiguous()
@@ -56,10 +78,11 @@ def softmax_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, caus
         k = k.contiguous()
         v = k if same else v.contiguous()
     scores = torch.matmul(q, k.transpose(-2, -1)) * scale
+    if softcap is not None:
+        scores = torch.tanh(scores / softcap) * softcap
     if causal:
         n, m = scores.shape[-2:]
-        future = torch.ones(n, m, dtype=torch.bool, device=q.device).triu(1)
-        scores = scores.masked_fill(future, float("-inf"))
+        scores = scores.masked_fill(hidden_mask(n, m, window, q.device), float("-inf"))
     probs = torch.softmax(scores, dim=-1)
     if p_drop:
         probs = F.dropout(probs, p_drop, training=True)
@@ -68,17 +91,21 @@ def softmax_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, caus
 
 class _Base(nn.Module):
     def __init__(self, d_model: int, heads: int, d_head: int | None, bias: bool, causal: bool,
-                 impl: str, dropout: float) -> None:
+                 impl: str, dropout: float, *, qkv_bias: bool = False,
+                 window: int | None = None, softcap: float | None = None) -> None:
         super().__init__()
         if impl not in IMPLS:
             raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
         self.d_model, self.heads = d_model, heads
         self.d_head = d_head if d_head is not None else d_model // heads
         self.bias, self.causal, self.impl, self.dropout = bias, causal, impl, dropout
+        self.in_bias = bias or qkv_bias  # biases of the projections into the attention
+        self.window, self.softcap = window, softcap
 
     def attend(self, q, k, v):
         return softmax_attention(q, k, v, causal=self.causal, impl=self.impl,
-                                 dropout=self.dropout, training=self.training)
+                                 dropout=self.dropout, training=self.training,
+                                 window=self.window, softcap=self.softcap)
 
 
 class GroupedQueryAttention(_Base):
@@ -87,29 +114,42 @@ class GroupedQueryAttention(_Base):
 
     def __init__(self, d_model: int, heads: int, d_head: int | None = None,
                  kv_heads: int | None = None, bias: bool = False, causal: bool = False,
-                 impl: str = "materialised", dropout: float = 0.0) -> None:
-        super().__init__(d_model, heads, d_head, bias, causal, impl, dropout)
+                 impl: str = "materialised", dropout: float = 0.0, qk_norm: bool = False,
+                 **extra: Any) -> None:
+        super().__init__(d_model, heads, d_head, bias, causal, impl, dropout, **extra)
         self.kv_heads = kv_heads or heads
         inner, kv_inner = heads * self.d_head, self.kv_heads * self.d_head
-        self.q_proj = nn.Linear(d_model, inner, bias=bias)
-        self.k_proj = nn.Linear(d_model, kv_inner, bias=bias)
-        self.v_proj = nn.Linear(d_model, kv_inner, bias=bias)
+        self.q_proj = nn.Linear(d_model, inner, bias=self.in_bias)
+        self.k_proj = nn.Linear(d_model, kv_inner, bias=self.in_bias)
+        self.v_proj = nn.Linear(d_model, kv_inner, bias=self.in_bias)
         self.out_proj = nn.Linear(inner, d_model, bias=bias)
+        # Qwen3's RMSNorm over each head's features of queries and keys
+        self.q_norm = nn.RMSNorm(self.d_head, eps=1e-6) if qk_norm else None
+        self.k_norm = nn.RMSNorm(self.d_head, eps=1e-6) if qk_norm else None
+
+    def _normed(self, t: torch.Tensor, norm: nn.Module | None, heads: int) -> torch.Tensor:
+        if norm is None:
+            return t
+        b, n, _ = t.shape
+        return norm(t.view(b, n, heads, self.d_head)).view(b, n, heads * self.d_head)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out_proj(merge_heads(self.attend(split_heads(self.q_proj(x), self.heads),
-                                                     split_heads(self.k_proj(x), self.kv_heads),
-                                                     split_heads(self.v_proj(x), self.kv_heads))))
+        # no locals: the projections live exactly as long as the attention call's arguments
+        h, g = self.heads, self.kv_heads
+        return self.out_proj(merge_heads(self.attend(
+            split_heads(self._normed(self.q_proj(x), self.q_norm, h), h),
+            split_heads(self._normed(self.k_proj(x), self.k_norm, g), g),
+            split_heads(self.v_proj(x), g))))
 
 
 class OptimisedAttention(_Base):
     """Hosseini et al. (arXiv 2403.01643): no W_V; head i attends over X's i-th column slice."""
 
     def __init__(self, d_model: int, heads: int, bias: bool = False, causal: bool = False,
-                 impl: str = "materialised", dropout: float = 0.0) -> None:
-        super().__init__(d_model, heads, None, bias, causal, impl, dropout)
-        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.k_proj = nn.Linear(d_model, d_model, bias=bias)
+                 impl: str = "materialised", dropout: float = 0.0, **extra: Any) -> None:
+        super().__init__(d_model, heads, None, bias, causal, impl, dropout, **extra)
+        self.q_proj = nn.Linear(d_model, d_model, bias=self.in_bias)
+        self.k_proj = nn.Linear(d_model, d_model, bias=self.in_bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -123,9 +163,9 @@ class EfficientAttention(_Base):
     column slice."""
 
     def __init__(self, d_model: int, heads: int, bias: bool = False, causal: bool = False,
-                 impl: str = "materialised", dropout: float = 0.0) -> None:
-        super().__init__(d_model, heads, None, bias, causal, impl, dropout)
-        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
+                 impl: str = "materialised", dropout: float = 0.0, **extra: Any) -> None:
+        super().__init__(d_model, heads, None, bias, causal, impl, dropout, **extra)
+        self.q_proj = nn.Linear(d_model, d_model, bias=self.in_bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -140,10 +180,11 @@ class SuperAttention(_Base):
     ``nn.Linear(L, L)`` over positions when ``bias``). Causal: W_A is made lower-triangular."""
 
     def __init__(self, d_model: int, heads: int, max_seq_len: int, bias: bool = False,
-                 causal: bool = False, impl: str = "materialised", dropout: float = 0.0) -> None:
-        super().__init__(d_model, heads, None, bias, causal, impl, dropout)
+                 causal: bool = False, impl: str = "materialised", dropout: float = 0.0,
+                 **extra: Any) -> None:
+        super().__init__(d_model, heads, None, bias, causal, impl, dropout, **extra)
         self.max_seq_len = max_seq_len
-        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.q_proj = nn.Linear(d_model, d_model, bias=self.in_bias)
         self.align = nn.Linear(max_seq_len, max_seq_len, bias=bias)  # W_A (rows: positions out)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
 
@@ -173,14 +214,14 @@ class LinformerAttention(_Base):
     def __init__(self, d_model: int, heads: int, max_seq_len: int, k: int,
                  sharing: str = "headwise", bias: bool = False, causal: bool = False,
                  impl: str = "materialised", dropout: float = 0.0,
-                 shared_e: nn.Parameter | None = None) -> None:
-        super().__init__(d_model, heads, None, bias, causal, impl, dropout)
+                 shared_e: nn.Parameter | None = None, **extra: Any) -> None:
+        super().__init__(d_model, heads, None, bias, causal, impl, dropout, **extra)
         if causal:
             raise ValueError("Linformer cannot mask causally (E mixes the whole sequence)")
         self.max_seq_len, self.k, self.sharing = max_seq_len, k, sharing
-        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.k_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.v_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.q_proj = nn.Linear(d_model, d_model, bias=self.in_bias)
+        self.k_proj = nn.Linear(d_model, d_model, bias=self.in_bias)
+        self.v_proj = nn.Linear(d_model, d_model, bias=self.in_bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
         shape = (heads, k, max_seq_len) if sharing == "none" else (k, max_seq_len)
 
@@ -213,11 +254,17 @@ class _LinearFamily(_Base):
     """Q, K, V projections split into contiguous heads, an ``attention(q, k, v)`` of the
     subclass (no softmax over ℓ×ℓ scores, so one implementation), then W_O."""
 
-    def __init__(self, d_model: int, heads: int, bias: bool, causal: bool) -> None:
-        super().__init__(d_model, heads, None, bias, causal, "materialised", 0.0)
-        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.k_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.v_proj = nn.Linear(d_model, d_model, bias=bias)
+    def __init__(self, d_model: int, heads: int, bias: bool, causal: bool,
+                 qkv_bias: bool = False, window: int | None = None,
+                 softcap: float | None = None) -> None:
+        if window is not None or softcap is not None:
+            raise ValueError("no softmax over ℓ×ℓ scores: a sliding window and soft-capping "
+                             "do not apply")
+        super().__init__(d_model, heads, None, bias, causal, "materialised", 0.0,
+                         qkv_bias=qkv_bias)
+        self.q_proj = nn.Linear(d_model, d_model, bias=self.in_bias)
+        self.k_proj = nn.Linear(d_model, d_model, bias=self.in_bias)
+        self.v_proj = nn.Linear(d_model, d_model, bias=self.in_bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -232,11 +279,11 @@ class FactorisedLinearAttention(_LinearFamily):
     (Shen et al., arXiv 1812.01243), standing in for arXiv 2101.10277. Not causal."""
 
     def __init__(self, d_model: int, heads: int, bias: bool = False, causal: bool = False,
-                 impl: str = "materialised", dropout: float = 0.0) -> None:
+                 impl: str = "materialised", dropout: float = 0.0, **extra: Any) -> None:
         if causal:
             raise ValueError("factorised linear attention normalises keys over all positions: "
                              "it cannot mask causally")
-        super().__init__(d_model, heads, bias, causal)
+        super().__init__(d_model, heads, bias, causal, **extra)
 
     @staticmethod
     def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -252,8 +299,9 @@ class KernelLinearAttention(_LinearFamily):
     d×d context first; causal: the parallel masked form used for training."""
 
     def __init__(self, d_model: int, heads: int, bias: bool = False, causal: bool = False,
-                 impl: str = "materialised", dropout: float = 0.0, eps: float = 1e-6) -> None:
-        super().__init__(d_model, heads, bias, causal)
+                 impl: str = "materialised", dropout: float = 0.0, eps: float = 1e-6,
+                 **extra: Any) -> None:
+        super().__init__(d_model, heads, bias, causal, **extra)
         self.eps = eps
 
     def attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -275,24 +323,31 @@ class KernelLinearAttention(_LinearFamily):
 
 class LatentAttention(_Base):
     """Multi-head latent attention (DeepSeek-V2, arXiv 2405.04434 §2.1), as trained: latent
-    c_KV → keys and values, latent c_Q → queries, a decoupled RoPE key shared by the heads."""
+    c_KV → keys and values, latent c_Q → queries, a decoupled RoPE key shared by the heads.
+    ``latent_norm``: RMSNorms on both latents (the released DeepSeek-V2/V3 checkpoints);
+    ``direct_q``: queries projected from x, no query latent (DeepSeek-V2-Lite)."""
 
     def __init__(self, d_model: int, heads: int, d_head: int | None = None,
                  kv_latent: int | None = None, q_latent: int | None = None,
                  rope_dim: int | None = None, bias: bool = False, causal: bool = False,
-                 impl: str = "materialised", dropout: float = 0.0) -> None:
-        super().__init__(d_model, heads, d_head, bias, causal, impl, dropout)
-        dh = self.d_head
+                 impl: str = "materialised", dropout: float = 0.0, latent_norm: bool = False,
+                 direct_q: bool = False, **extra: Any) -> None:
+        super().__init__(d_model, heads, d_head, bias, causal, impl, dropout, **extra)
+        dh, b = self.d_head, self.in_bias
         self.kv_latent = kv_latent or 4 * dh
         self.q_latent = q_latent or 12 * dh
         self.rope_dim = rope_dim or max(1, dh // 2)
-        self.kv_down = nn.Linear(d_model, self.kv_latent, bias=bias)
-        self.k_up = nn.Linear(self.kv_latent, heads * dh, bias=bias)
-        self.v_up = nn.Linear(self.kv_latent, heads * dh, bias=bias)
-        self.k_rope = nn.Linear(d_model, self.rope_dim, bias=bias)
-        self.q_down = nn.Linear(d_model, self.q_latent, bias=bias)
-        self.q_up = nn.Linear(self.q_latent, heads * dh, bias=bias)
-        self.q_rope = nn.Linear(self.q_latent, heads * self.rope_dim, bias=bias)
+        self.kv_down = nn.Linear(d_model, self.kv_latent, bias=b)
+        self.kv_norm = nn.RMSNorm(self.kv_latent, eps=1e-6) if latent_norm else None
+        self.k_up = nn.Linear(self.kv_latent, heads * dh, bias=b)
+        self.v_up = nn.Linear(self.kv_latent, heads * dh, bias=b)
+        self.k_rope = nn.Linear(d_model, self.rope_dim, bias=b)
+        q_in = d_model if direct_q else self.q_latent
+        self.q_down = None if direct_q else nn.Linear(d_model, self.q_latent, bias=b)
+        self.q_norm = nn.RMSNorm(self.q_latent, eps=1e-6) if latent_norm and not direct_q \
+            else None
+        self.q_up = nn.Linear(q_in, heads * dh, bias=b)
+        self.q_rope = nn.Linear(q_in, heads * self.rope_dim, bias=b)
         self.out_proj = nn.Linear(heads * dh, d_model, bias=bias)
 
     @staticmethod
@@ -314,12 +369,14 @@ class LatentAttention(_Base):
         b, n, _ = x.shape
         h, dh, dr = self.heads, self.d_head, self.rope_dim
         c_kv = self.kv_down(x)
-        k_c = self.k_up(c_kv).view(b, n, h, dh)
-        v = self.v_up(c_kv)
+        c_kv_n = c_kv if self.kv_norm is None else self.kv_norm(c_kv)
+        k_c = self.k_up(c_kv_n).view(b, n, h, dh)
+        v = self.v_up(c_kv_n)
         k_r = self.rope(self.k_rope(x))  # (b, n, dr), shared by the heads
-        c_q = self.q_down(x)
-        q_c = self.q_up(c_q).view(b, n, h, dh)
-        q_r = self.rope(self.q_rope(c_q).view(b, n, h, dr))
+        c_q = x if self.q_down is None else self.q_down(x)
+        c_q_n = c_q if self.q_norm is None else self.q_norm(c_q)
+        q_c = self.q_up(c_q_n).view(b, n, h, dh)
+        q_r = self.rope(self.q_rope(c_q_n).view(b, n, h, dr))
         q = torch.cat([q_c, q_r], -1).view(b, n, h * (dh + dr))
         k = torch.cat([k_c, k_r[:, :, None, :].expand(b, n, h, dr)], -1).view(b, n, h * (dh + dr))
         return split_heads(q, h), split_heads(k, h), split_heads(v, h)
@@ -338,25 +395,28 @@ class LatentAttention(_Base):
 
 
 def _common(cfg: AttentionConfig, dropout: float) -> dict:
-    return dict(bias=cfg.bias, causal=cfg.causal, impl=cfg.impl, dropout=dropout)
+    return dict(bias=cfg.bias, causal=cfg.causal, impl=cfg.impl, dropout=dropout,
+                qkv_bias=cfg.qkv_bias, window=cfg.window, softcap=cfg.softcap)
 
 
 @register_module("standard")
 def _standard(cfg: AttentionConfig, dropout: float) -> nn.Module:
     d = cfg.dims()
-    return GroupedQueryAttention(d.d_model, d.heads, d.d_head, d.heads, **_common(cfg, dropout))
+    return GroupedQueryAttention(d.d_model, d.heads, d.d_head, d.heads, qk_norm=cfg.qk_norm,
+                                 **_common(cfg, dropout))
 
 
 @register_module("mqa")
 def _mqa(cfg: AttentionConfig, dropout: float) -> nn.Module:
     d = cfg.dims()
-    return GroupedQueryAttention(d.d_model, d.heads, d.d_head, 1, **_common(cfg, dropout))
+    return GroupedQueryAttention(d.d_model, d.heads, d.d_head, 1, qk_norm=cfg.qk_norm,
+                                 **_common(cfg, dropout))
 
 
 @register_module("gqa")
 def _gqa(cfg: AttentionConfig, dropout: float) -> nn.Module:
     d = cfg.dims()
-    return GroupedQueryAttention(d.d_model, d.heads, d.d_head, d.kv_heads,
+    return GroupedQueryAttention(d.d_model, d.heads, d.d_head, d.kv_heads, qk_norm=cfg.qk_norm,
                                  **_common(cfg, dropout))
 
 
@@ -397,4 +457,5 @@ def _kernel_linear(cfg: AttentionConfig, dropout: float) -> nn.Module:
 def _mla(cfg: AttentionConfig, dropout: float) -> nn.Module:
     d = cfg.dims()
     return LatentAttention(d.d_model, d.heads, d.d_head, d.kv_latent, d.q_latent, d.rope_dim,
+                           latent_norm=cfg.latent_norm, direct_q=cfg.direct_q,
                            **_common(cfg, dropout))

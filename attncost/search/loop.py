@@ -36,12 +36,15 @@ from typing import Any, Callable
 
 from .evidence import EVALUATED, Evidence, Run
 from .space import LayerSpace
+from .workers import alive_worker, this_worker
 
 #: The most runs one confirmation may plan (a candidate closer to the target than that can
 #: resolve is not worth its evaluations).
 MAX_CONFIRMATION = 20
 #: Screening runs: at least 2 before a confirmation, at most this many.
 SCREEN_RUNS = 4
+#: The longest a trial waits for an earlier trial (another worker's) to claim its run.
+CLAIM_WAIT_S = 60.0
 #: Proposals tried per step before falling back to a random untried arrangement (Optuna
 #: samplers re-propose what they have seen, or what is over the budget).
 MAX_ASKS = 50
@@ -188,6 +191,7 @@ class SearchLoop:
     def _new_arch(self, ev: Evidence) -> tuple[Any, tuple[str, ...]] | None:
         if self.proposer is None:
             trial = self.study.ask(self.dists)
+            trial.set_user_attr("worker", this_worker())
             return trial, tuple(trial.params[n] for n in self.names)
         arch = self.proposer.propose(ev, self.pending())
         if arch is None:
@@ -195,16 +199,32 @@ class SearchLoop:
         return self._ask(arch, {}), arch
 
     def _ask(self, arch: tuple[str, ...], attrs: dict[str, Any]) -> Any:
-        self.study.enqueue_trial(dict(zip(self.names, arch)), user_attrs=attrs,
-                                 skip_if_exists=False)
-        return self.study.ask(self.dists)
+        """A new running trial of ``arch``, its parameters and attributes written with it in
+        one storage record: whoever sees the trial sees what it runs (Optuna's enqueue, then
+        ask, would let another worker's ask pop the enqueued trial)."""
+        import optuna
+        from optuna.trial import TrialState
+
+        template = optuna.trial.create_trial(
+            state=TrialState.RUNNING, params=dict(zip(self.names, arch)),
+            distributions=self.dists,
+            user_attrs={**attrs, "layers": list(arch), "worker": this_worker()})
+        trial_id = self.study._storage.create_new_trial(self.study._study_id,
+                                                        template_trial=template)
+        return optuna.Trial(self.study, trial_id)
 
     def _run(self, trial: Any, arch: tuple[str, ...], seed: int, kind: str,
              ev: Evidence) -> Step:
         import optuna
 
         trial.set_user_attr("layers", list(arch))
-        seed = self._claim(trial, arch, seed)
+        claimed = self._claim(trial, arch, seed)
+        if isinstance(claimed, str):  # an earlier trial holds the budget or the baseline
+            trial.set_user_attr("status", "not-run")
+            trial.set_user_attr("reason", claimed)
+            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            return Step("stop", arch, seed, "not-run", None, claimed)
+        seed = claimed
         for k, v in self.cost_attrs(arch).items():
             trial.set_user_attr(k, v)
         cost = self.space.cost(arch)
@@ -233,21 +253,50 @@ class SearchLoop:
             self.study.tell(trial, cost)
         return Step(kind, arch, seed, "trained", acc)
 
-    def _claim(self, trial: Any, arch: tuple[str, ...], seed: int) -> int:
-        """Record (architecture, seed) on the running trial, then check no other trial —
-        finished, or running in another worker — has that seed; if one has, take the next
-        free seed (write, then check: of two workers that race, at most one keeps it)."""
-        for _ in range(100):
-            trial.set_user_attr("seed", seed)
-            taken = {int(t.user_attrs.get("seed", 0)) for t in
-                     self.study.get_trials(deepcopy=False)
-                     if t.number != trial.number and t.user_attrs.get("layers") == list(arch)
-                     and (t.user_attrs.get("status") in EVALUATED or
-                          t.state.name == "RUNNING")}
-            if seed not in taken:
-                return seed
+    def _claim(self, trial: Any, arch: tuple[str, ...], seed: int) -> int | str:
+        """Claim (``arch``, ``seed``) for ``trial``, in trial-number order: wait until every
+        running trial numbered before it has claimed its run (or ended), then take ``seed``
+        unless a finished run or an earlier claim holds it (then the smallest free seed).
+        Returns the seed, or why the trial must not run: the study-wide budget is spent by
+        earlier claims, or an earlier trial holds the baseline.
+
+        The storage hands out trial numbers one at a time (its one atomic counter), and a
+        trial waits for every earlier one, so of two workers that race — processes or
+        machines — the later always sees the earlier's claim: no (architecture, seed) is
+        trained twice and the evaluation budget is never exceeded."""
+        earlier = self._earlier_claims(trial)
+        runs = runs_of(self.study)
+        if len(runs) + len(earlier) >= self.settings.evaluations:
+            return "the evaluation budget is spent (by other workers' runs)"
+        if trial.user_attrs.get("baseline") and any(
+                t.user_attrs.get("baseline") for t in earlier):
+            return "another worker is training the baseline"
+        taken = {r.seed for r in runs if r.arch == arch} | {
+            int(t.user_attrs["seed"]) for t in earlier if t.user_attrs.get("layers") == list(arch)}
+        if seed in taken:
             seed = next(s for s in range(len(taken) + 1) if s not in taken)
+        trial.set_user_attr("seed", seed)
         return seed
+
+    def _earlier_claims(self, trial: Any) -> list[Any]:
+        """The running trials numbered before ``trial`` that claim a run, once none is left
+        mid-claim (a trial of a dead process, or one silent for :data:`CLAIM_WAIT_S`, is not
+        waited for: it is not training)."""
+        import time
+
+        from optuna.trial import TrialState
+
+
+        deadline = time.monotonic() + CLAIM_WAIT_S
+        while True:
+            earlier = [t for t in self.study.get_trials(deepcopy=False,
+                                                        states=(TrialState.RUNNING,))
+                       if t.number < trial.number and t.user_attrs.get("status") is None]
+            mid_claim = [t for t in earlier if "seed" not in t.user_attrs
+                         and alive_worker(t.user_attrs.get("worker", ""))]
+            if not mid_claim or time.monotonic() > deadline:
+                return [t for t in earlier if "seed" in t.user_attrs]
+            time.sleep(0.05)
 
     def _tell_over_budget(self, trial: Any, arch: tuple[str, ...]) -> None:
         import optuna

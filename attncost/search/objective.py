@@ -15,8 +15,6 @@ pruned | diverged | over-budget | cached), ``accuracy`` (this run's), the costs,
 from __future__ import annotations
 
 import functools
-import os
-import socket
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -24,6 +22,7 @@ from typing import Any, Callable
 from .samplers import NEEDS_SPACE, SamplerContext, make_sampler
 from .space import CandidateCost, LayerSpace, candidate_cost, layer_space
 from .spec import SearchSpec
+from .workers import this_worker
 from .tasks import get_task
 
 
@@ -41,25 +40,6 @@ def cost_function(spec: SearchSpec) -> Callable[[tuple[str, ...]], CandidateCost
 
 def chance(spec: SearchSpec) -> float:
     return get_task(spec.task).chance(spec.task_options)
-
-
-def alive_worker(worker: str) -> bool:
-    """Whether a ``host:pid`` worker is alive (a worker on another host is assumed alive;
-    the database's heartbeat fails it if not)."""
-    host, _, pid = worker.partition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True
-    return alive(int(pid))
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass
@@ -105,7 +85,7 @@ class Trainer:
         import optuna
 
         s = self.spec
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        trial.set_user_attr("worker", this_worker())
         screening = not trial.user_attrs.get("retest")
 
         def on_eval(step: int, acc: float) -> None:

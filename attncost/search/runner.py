@@ -11,25 +11,36 @@ from __future__ import annotations
 import os
 import socket
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 from .loop import LoopSettings, SearchLoop, Step, runs_of
-from .objective import Trainer, alive
+from .objective import Trainer
 from .pruners import make_pruner
 from .spec import SearchSpec
 from .storage import SearchError, is_database_url, make_storage, storage_for, study_name
 from .summary import SearchSummary, summarise
+from .workers import alive, die_with_parent
 
 
-def open_study(spec: SearchSpec, trainer: Trainer | None = None) -> tuple[Any, Any]:
-    """The spec's study (created or loaded) and its storage."""
+def open_study(spec: SearchSpec, trainer: Trainer | None = None,
+               create: bool = True) -> tuple[Any, Any]:
+    """The spec's study (created or loaded; with ``create`` False, a :class:`SearchError`
+    when it does not exist yet, and nothing is written) and its storage."""
     import optuna
 
+    where = storage_for(spec)
+    if not create and not is_database_url(where) and \
+            not Path(where.removeprefix("journal:")).is_file():
+        raise SearchError(f"no study at {where!r}: run the search first")
     trainer = trainer or Trainer(spec)
     searcher = trainer.searcher()
     sampler = searcher if not hasattr(searcher, "propose") else \
         optuna.samplers.RandomSampler(seed=spec.seed)
-    storage = make_storage(storage_for(spec))
+    storage = make_storage(where)
+    if not create and study_name(spec) not in optuna.get_all_study_names(storage):
+        raise SearchError(f"no study {study_name(spec)} in {where!r} (the spec's settings "
+                          f"select the study): run the search first")
     directions = ["maximize", "minimize"] if spec.multi else ["minimize"]
     pruner = (optuna.pruners.NopPruner() if spec.multi else
               make_pruner(spec.target_accuracy, warmup_steps=spec.steps // 2))
@@ -96,20 +107,6 @@ def _run_loop(spec: SearchSpec, trainer: Trainer, study: Any) -> str | None:
             if loop.converged:
                 study.set_user_attr("converged", loop.converged)
             return loop.converged
-
-
-def die_with_parent() -> None:
-    """Ask Linux to kill this process when its parent dies (a killed ``attncost search``
-    leaves no orphan workers); elsewhere the parent's shutdown handles it."""
-    import ctypes
-    import signal
-    import sys
-
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except OSError:
-            pass
 
 
 def _worker(spec: SearchSpec, threads: int, parent: int) -> None:

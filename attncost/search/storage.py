@@ -32,20 +32,11 @@ def make_storage(storage: str) -> Any:
     anything else is a journal file path (optionally ``journal:`` prefixed), checked and, if
     damaged, repaired first (:func:`check_journal`), its lock checked for staleness
     (:func:`clear_stale_lock`)."""
-    import optuna
-    from optuna.storages import JournalStorage, RDBStorage
+    from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
     if is_database_url(storage):
-        import warnings
-
-        try:
-            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5.0
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return RDBStorage(storage, heartbeat_interval=10, grace_period=30)
-        except Exception as e:  # driver missing, server down, bad URL
-            raise SearchError(f"cannot open storage {storage!r}: "
-                              f"{str(e).splitlines()[0]}") from None
+        return _open_database(storage)
     path = Path(storage.removeprefix("journal:"))
     if not path.name or path.is_dir():
         raise SearchError(f"storage {storage!r} is a folder; give a journal file path or a "
@@ -65,6 +56,32 @@ def make_storage(storage: str) -> Any:
     with get_lock_file(JournalFileSymlinkLock(absolute)):  # no writer is mid-record
         check_journal(path)
     return JournalStorage(JournalFileBackend(absolute))
+
+
+def _open_database(url: str, attempts: int = 5) -> Any:
+    """RDBStorage with heartbeats. Processes that start together on a new database race to
+    create its tables (a unique-key violation for all but one): the losers retry, after a
+    random pause, and find the tables made."""
+    import random
+    import time
+    import warnings
+
+    import optuna
+    from optuna.storages import RDBStorage
+
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5.0
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(url, heartbeat_interval=10, grace_period=30)
+        except Exception as e:  # a table race; or driver missing, server down, bad URL
+            racing = any(w in str(e) for w in ("UniqueViolation", "already exists",
+                                               "IntegrityError"))
+            if not racing or attempt == attempts - 1:
+                raise SearchError(f"cannot open storage {url!r}: "
+                                  f"{str(e).splitlines()[0]}") from None
+            time.sleep(random.uniform(0.2, 1.0))
+    raise AssertionError("unreachable")
 
 
 #: A journal lock older than this is left by a killed process (Optuna's own grace period).
@@ -106,16 +123,15 @@ def check_journal(path: Path, warn: Any = None) -> int:
     good = 0  # bytes of intact records from the start
     records = 0
     for line in data.splitlines(keepends=True):
-        if not line.endswith(b"\n"):
-            break
-        try:
-            json.loads(line)
-        except ValueError:
+        if not line.endswith(b"\n") or not _is_record(line):
             break
         good += len(line)
         records += 1
     if good == len(data):
         return 0
+    if records == 0:
+        raise SearchError(f"storage {str(path)!r} is not an Optuna journal (its first line "
+                          f"is not a journal record); give another file or a database URL")
     dropped = data[good:].count(b"\n") + (0 if data.endswith(b"\n") else 1)
     stamp = time.strftime('%Y%m%d-%H%M%S')
     backup = path.with_name(f"{path.name}.damaged-{stamp}")
@@ -130,6 +146,15 @@ def check_journal(path: Path, warn: Any = None) -> int:
         f"note: the journal {str(path)!r} was damaged after record {records}: repaired to its "
         f"{records} good record(s), {dropped} dropped; the original is kept as {backup.name}")
     return dropped
+
+
+def _is_record(line: bytes) -> bool:
+    """Whether ``line`` is one whole journal record: a JSON object with an ``op_code``."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and "op_code" in record
 
 
 def storage_for(spec: "SearchSpec") -> str:

@@ -87,7 +87,7 @@ def what_if(spec: Any, top: int = 5) -> dict[str, Any]:
     from .objective import cost_function
     from .runner import open_study
 
-    study, _ = open_study(spec)
+    study, _ = open_study(spec, create=False)
     runs = [(tuple(t.user_attrs["layers"]), t.user_attrs["accuracy"]) for t in study.trials
             if t.user_attrs.get("status") == "trained"]
     if len(runs) < 3:

@@ -7,22 +7,28 @@ GQA: Ainslie et al. 2023 (arXiv 2305.13245): ``kv_heads`` key/value heads, each 
 heads/kv_heads query heads.
 
 KV cache per token per layer: 2·kv_heads·d_head elements (keys and values).
+
+``qk_norm`` (Qwen3; Dehghani et al. 2023, arXiv 2302.05442): an RMSNorm over each head's
+d_head features of the queries and of the keys, one d_head weight each, before the core.
 """
 
 from __future__ import annotations
 
 from ..config import Dims, Options
 from . import register
-from .core import attention, new_graph, output_projection, project
+from .core import attention, new_graph, output_projection, project, rms_norm
 
 
 def grouped(d: Dims, o: Options, kv_heads) -> "Graph":  # noqa: F821
     """The one description behind MHA (kv_heads = heads), GQA and MQA (kv_heads = 1)."""
     g = new_graph(d)
-    project(g, d, o, "q", "x", d.heads * d.d_head)
-    project(g, d, o, "k", "x", kv_heads * d.d_head, kv_cache=True)
+    q = project(g, d, o, "q", "x", d.heads * d.d_head)
+    k = project(g, d, o, "k", "x", kv_heads * d.d_head, kv_cache=True)
     project(g, d, o, "v", "x", kv_heads * d.d_head, kv_cache=True)
-    merged = attention(g, d, o, q="q", k="k", v="v", kv_heads=kv_heads)
+    if o.qk_norm:
+        q = rms_norm(g, "q_norm", q, "q_normed", d.tokens * d.heads, d.d_head)
+        k = rms_norm(g, "k_norm", k, "k_normed", d.tokens * kv_heads, d.d_head)
+    merged = attention(g, d, o, q=q, k=k, v="v", kv_heads=kv_heads)
     output_projection(g, d, o, merged, d.heads * d.d_head)
     return g
 
