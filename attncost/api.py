@@ -23,6 +23,7 @@ from .config import (DIM_FIELDS, SYMBOL_NAMES, AttentionConfig, ModelConfig, pre
 from .costs import OpCost, Precision, derive, formulas, numeric_function, prepare, resolve_peak
 from .devices import Device, get_device
 from .errors import AttncostError, ConfigError, UnsupportedError, unknown
+from .units import human_bytes
 from .graphs import check_layers, layer_graph, model_graph
 from .metrics import METRICS, headline
 from .metrics import get as get_metric
@@ -100,7 +101,23 @@ def resolve_device(device: Device | str | None) -> Device | None:
     """A :class:`Device`, from itself or its catalogue name (None stays None)."""
     if device is None or isinstance(device, Device):
         return device
+    if not isinstance(device, str):
+        raise ConfigError(f"device {device!r} must be a Device or a name from `attncost "
+                          f"devices`")
     return get_device(device)
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _needed_device(device: Device | str) -> Device:
+    dev = resolve_device(device)
+    if dev is None:
+        raise ConfigError("a device is needed: a Device or a name from `attncost devices`")
+    return dev
 
 
 def _finish(variant: str, title: str, source: str, inputs: dict[str, Any], graph: Any,
@@ -220,6 +237,36 @@ def compare_variants(variants: str | Sequence[str] = "all",
     return out
 
 
+#: The row name of the model as it is, in :func:`compare_model`.
+ORIGINAL = "original"
+
+
+def compare_model(model: ModelConfig | str, variants: str | Sequence[str] = "all", *,
+                  device: Device | str | None = None, mode: str = "train",
+                  headroom: float = 0.1, decode_tokens: int = 0) -> Comparison:
+    """The whole ``model`` (a :class:`ModelConfig`, preset name or ``"hf:PATH"``) as it is
+    (row ``"original"``) and with each of ``variants`` swapped into every block
+    (:func:`~attncost.config.swap_attention`): the seed paper's question on a real model.
+    Variants that cannot take the model's shape (Optimised, Efficient and Super need
+    heads·d_head = d_model) are left out with the reason; ratios are to ``"original"``."""
+    from .config import swap_attention
+
+    m = model_config(model)
+    kw = dict(device=device, mode=mode, headroom=headroom, decode_tokens=decode_tokens)
+    original = estimate_model(m, **kw)
+    original.variant = ORIGINAL
+    out = Comparison([original])
+    for name in _variants.resolve(variants):
+        try:
+            e = estimate_model(swap_attention(m, name), **kw)
+        except (UnsupportedError, ConfigError) as exc:
+            out.left_out[name] = str(exc)
+            continue
+        e.variant = name
+        out.estimates.append(e)
+    return out
+
+
 def compare(variants: str | Sequence[str] = "all", config: AttentionConfig | None = None, *,
             layers: int = 1, device: Device | str | None = None, mode: str = "train",
             headroom: float = 0.1, decode_tokens: int = 0, skip_unsupported: bool = True,
@@ -264,6 +311,7 @@ def formula(variant: str, metric: str, config: AttentionConfig | None = None, *,
 
     get_metric(metric)
     if "max_seq_len" in fields and "seq_len" not in fields and config is None:
+        check_positive_int("max_seq_len", fields["max_seq_len"])
         fields["seq_len"] = min(AttentionConfig().seq_len, fields["max_seq_len"])
     cfg = _config(config, fields)
     check_layers(layers)
@@ -325,11 +373,46 @@ def dims_arrays(config: AttentionConfig, grid: dict[str, Sequence[int]]) -> dict
     return {n: np.broadcast_to(np.asarray(out[n], dtype=dtype), (size,)) for n in DIM_FIELDS}
 
 
+#: Bytes a sweep holds per row and column (int64 arrays, the DataFrame and its copies).
+_BYTES_PER_CELL = 32
+
+
+def check_grid_fits(grid: Any, variants: int, metrics: int) -> None:
+    """Refuse, before any work, a grid that is not a dimension → values mapping, or whose
+    rows would need more memory than this machine has free."""
+    import math
+
+    if not isinstance(grid, dict):
+        raise ConfigError(f"sweep grid {grid!r} must map dimension names to lists of values")
+    rows = variants * math.prod(len(v) if hasattr(v, "__len__") else 1 for v in grid.values())
+    need = rows * (len(DIM_FIELDS) + metrics + 1) * _BYTES_PER_CELL
+    free = available_memory()
+    if need > free:
+        raise ConfigError(f"a sweep of {rows:,} rows needs about {human_bytes(need)}; "
+                          f"{human_bytes(free)} is free: sweep fewer values")
+
+
+def available_memory() -> int:
+    """Bytes of memory free now (Linux: MemAvailable; elsewhere a 4 GiB guess)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4 * 2**30
+
+
 def _sweep_axis(name: str, values: Sequence[int]) -> Any:
-    """One dimension's sweep values: positive integers (never silently truncated)."""
+    """One dimension's sweep values: a list of positive integers (never silently
+    truncated)."""
     import numpy as np
 
-    vals = list(values) if not isinstance(values, (str, bytes)) else [values]
+    if not isinstance(values, (list, tuple, range, np.ndarray)):
+        raise ConfigError(f"sweep values for {name} must be a list of positive integers, got "
+                          f"{values!r}")
+    vals = list(values)
     if not vals or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0
                        for v in vals):
         raise ConfigError(f"sweep values for {name} must be positive integers, got {values!r}")
@@ -359,8 +442,9 @@ def sweep(variants: str | Sequence[str], grid: dict[str, Sequence[int]],
     import pandas as pd
 
     cfg = _config(config, fields)
-    dims = dims_arrays(cfg, grid)
     names = _variants.resolve(variants)
+    check_grid_fits(grid, len(names), len(metrics) if metrics else len(METRICS))
+    dims = dims_arrays(cfg, grid)
     frames = []
     reasons = []
     for name in names:
@@ -403,7 +487,7 @@ def max_batch(variant: str | ModelConfig, device: Device | str, config: Attentio
               *, layers: int = 1, mode: str = "train", headroom: float = 0.1,
               decode_tokens: int = 0, **fields: Any) -> int | None:
     """The largest batch that fits (None if batch 1 does not)."""
-    dev = resolve_device(device)
+    dev = _needed_device(device)
     cfg = variant.attention if isinstance(variant, ModelConfig) else _config(config, fields)
     req = _required_for(variant, cfg, layers, mode, decode_tokens)
     return max_fitting(lambda n: req(batch=n), dev.budget(headroom))
@@ -415,7 +499,7 @@ def max_seq_len(variant: str | ModelConfig, device: Device | str,
     """The largest sequence length that fits (None if length 1 does not). Variants built
     for a length (Super, Linformer) are rebuilt for each length unless ``max_seq_len`` is
     set; Linformer's k must then be given (it cannot exceed the length)."""
-    dev = resolve_device(device)
+    dev = _needed_device(device)
     if isinstance(variant, ModelConfig):
         if variant.is_vision:
             raise ConfigError("a vision model's sequence length is set by its image and patch "
@@ -453,16 +537,16 @@ def fit_table(variants: str | Sequence[str] | None, device: Device | str,
     """:class:`FitRow` of each variant (``layers`` of it), or of a preset model
     (``preset_name`` with attention ``fields`` and ``model_overrides``; one variant for every
     block)."""
-    dev = resolve_device(device)
+    dev = _needed_device(device)
     kw = dict(mode=mode, headroom=headroom, decode_tokens=decode_tokens)
     stacked = 1 if layers is None else layers
-    if preset_name:
+    if preset_name is not None:
         m = preset_model(preset_name, variants, layers, {**fields, **(model_overrides or {})})
         targets: list[tuple[Any, Estimate]] = [(m, estimate_model(m, device=dev, **kw))]
         cfg = m.attention
     else:
         cfg = _config(config, fields)
-        targets = [(e.variant, e) for e in compare(variants or ["standard"], cfg,
+        targets = [(e.variant, e) for e in compare("standard" if variants is None else variants, cfg,
                                                    layers=stacked, device=dev, **kw)]
     rows = []
     for target, est in targets:

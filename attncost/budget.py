@@ -16,9 +16,12 @@ Everything here reads the exact closed forms (:mod:`attncost.costs`); nothing ru
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .checks import number
+from .units import human_bytes, human_count
 from .costs import OpCost
 from .devices import Device
 from .errors import ConfigError, UnsupportedError
@@ -40,7 +43,7 @@ class FitResult:
 
     @property
     def utilisation(self) -> float:
-        return self.required_bytes / self.budget_bytes
+        return _seconds(self.required_bytes, self.budget_bytes)  # a ratio of exact ints
 
     def as_dict(self) -> dict[str, Any]:
         return {"device": self.device, "mode": self.mode, "required_bytes": self.required_bytes,
@@ -148,8 +151,7 @@ def roofline(ops: list[OpCost], device: Device, dtype: str, mode: str = "infer",
     if not device.peak_flops or device.bandwidth <= 0:
         raise ConfigError(f"device {device.name!r} needs a peak FLOP/s and a bandwidth for a "
                           f"latency estimate (--peak-tflops and --bandwidth)")
-    if not 0 < efficiency <= 1:
-        raise ConfigError(f"efficiency {efficiency} must be in (0, 1]")
+    efficiency = number(efficiency, "efficiency", positive=True, maximum=1.0)
     notes: list[str] = []
     rows, t_all, t_c, t_m, f_all, b_all = [], 0.0, 0.0, 0.0, 0, 0
     for op in ops:
@@ -161,8 +163,8 @@ def roofline(ops: list[OpCost], device: Device, dtype: str, mode: str = "infer",
         if note and mm and note not in notes:
             notes.append(note)
         peak_v, _ = device.peak(dtype, matmul=False)
-        compute = (mm / peak_mm + other / peak_v) / efficiency
-        memory = nbytes / device.bandwidth / efficiency
+        compute = (_seconds(mm, peak_mm) + _seconds(other, peak_v)) / efficiency
+        memory = _seconds(nbytes, device.bandwidth) / efficiency
         t = max(compute, memory)
         rows.append({"op": op.name, "kind": op.kind, "flops": mm + other, "bytes": nbytes,
                      "time_s": t, "bound": "compute" if compute >= memory else "memory"})
@@ -171,8 +173,20 @@ def roofline(ops: list[OpCost], device: Device, dtype: str, mode: str = "infer",
         t_m += memory
         f_all += mm + other
         b_all += nbytes
+    if not math.isfinite(t_all):
+        raise ConfigError(f"the roofline latency on {device.name!r} (FLOPs {human_count(f_all)},"
+                          f" bytes moved {human_bytes(b_all)}) is beyond floating point; check "
+                          f"the sizes and the device's peak and bandwidth")
     return Roofline(device.name, mode, t_all, t_c, t_m, int(f_all), int(b_all), efficiency, rows,
                     notes)
+
+
+def _seconds(work: int, rate: float) -> float:
+    """``work`` / ``rate`` for exact integers of any size (inf when beyond a float)."""
+    try:
+        return work / rate
+    except OverflowError:
+        return math.inf
 
 
 def crossovers(values_a: Any, values_b: Any, axis_values: Any) -> list[dict[str, Any]]:

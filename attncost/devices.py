@@ -20,7 +20,7 @@ def check_headroom(headroom: float) -> float:
     if isinstance(headroom, bool) or not isinstance(headroom, (int, float)) or \
             not 0.0 <= headroom < 1.0:  # NaN fails both comparisons
         raise ConfigError(f"headroom {headroom!r} must be a fraction in [0, 1)")
-    return float(headroom)
+    return float(headroom) + 0.0  # -0.0 → 0.0
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,16 @@ class Device:
     derived: str = ""
 
     def budget(self, headroom: float = 0.1) -> int:
-        """Bytes a run may use: the capacity less ``headroom`` (a fraction kept free)."""
-        return int(self.memory_bytes * (1.0 - check_headroom(headroom)))
+        """Bytes a run may use: the capacity less ``headroom`` (a fraction kept free), exact:
+        ⌊capacity · (1 − headroom)⌋ with the headroom's exact binary value."""
+        from fractions import Fraction
+
+        free = Fraction(1) - Fraction(check_headroom(headroom))
+        bytes_ = int(self.memory_bytes * free)
+        if bytes_ < 1:
+            raise ConfigError(f"{self.name}: {self.memory_bytes} byte(s) with headroom "
+                              f"{headroom} leave no memory to use")
+        return bytes_
 
     def peak(self, dtype: str, matmul: bool = True) -> tuple[float, str]:
         """Peak FLOP/s for ``dtype`` (matmuls) or the fp32 vector rate (everything else), and

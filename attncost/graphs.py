@@ -35,6 +35,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .config import AttentionConfig, Dims, ModelConfig, Options, symbolic_dims
+from .config.model import MAX_BLOCKS
 from .errors import ConfigError, UnsupportedError
 from .ops import Elementwise, Graph, MatMul
 from .sizes import total
@@ -373,9 +374,10 @@ def stack(builder: Callable[[Dims, Options], Graph], d: Dims, o: Options, layers
 
 
 def check_layers(layers: Any) -> int:
-    """A number of stacked layers: a positive integer, or a one-line error."""
-    if isinstance(layers, bool) or not isinstance(layers, int) or layers <= 0:
-        raise ConfigError(f"layers must be a positive integer, got {layers!r}")
+    """A number of stacked layers: an integer from 1 to :data:`MAX_BLOCKS`, or a one-line
+    error."""
+    if isinstance(layers, bool) or not isinstance(layers, int) or not 1 <= layers <= MAX_BLOCKS:
+        raise ConfigError(f"layers must be an integer from 1 to {MAX_BLOCKS:,}, got {layers!r}")
     return layers
 
 

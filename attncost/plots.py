@@ -74,11 +74,17 @@ def _outline():
     return [patheffects.Stroke(linewidth=3.2, foreground="0.35"), patheffects.Normal()]
 
 
-def save(fig, path: str | Path) -> Path:
-    """Write ``fig`` as PNG or SVG (by ``path``'s suffix) and close it."""
+def check_figure_path(path: str | Path) -> Path:
+    """A figure file name: ending in .png or .svg (checked before any work)."""
     p = Path(path)
     if p.suffix.lower() not in FORMATS:
         raise ConfigError(f"figure file {str(path)!r} must end in .png or .svg")
+    return p
+
+
+def save(fig, path: str | Path) -> Path:
+    """Write ``fig`` as PNG or SVG (by ``path``'s suffix) and close it."""
+    p = check_figure_path(path)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(p, dpi=150 if p.suffix.lower() == ".png" else None, bbox_inches="tight")
@@ -113,7 +119,7 @@ def curves(variants: Sequence[str], metrics: Sequence[str] = ("params", "flops_f
             raise unknown("plot metric", m, METRICS)
     vals = sorted(set(values or default_values(axis, cfg)))
     frame = api.sweep(list(variants), {axis: vals}, cfg, layers=layers, metrics=list(metrics))
-    dev = get_device(device) if device else None
+    dev = get_device(device) if device is not None else None
     fig, axes = new_figure(1, len(metrics), figsize=(4.3 * len(metrics), 3.9),
                            squeeze=False)
     for ax, metric in zip(axes[0], metrics):
@@ -200,7 +206,7 @@ def memory_breakdown(variants: Sequence[str], config: AttentionConfig | None = N
         if e.metrics["kv_cache_bytes_per_token"] is None:
             ax.annotate("no KV\ncache", (x + 0.18, 0), textcoords="offset points",
                         xytext=(0, 3), ha="center", fontsize=6.5)
-    if device:
+    if device is not None:
         dev = get_device(device)
         ax.axhline(dev.budget(headroom) / 2**20, color="#D55E00", ls="--", lw=1,
                    label=f"{dev.name} budget")

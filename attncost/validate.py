@@ -281,14 +281,22 @@ def calibrate(timings: list[dict[str, Any]]) -> tuple[dict[str, list[float]], li
 def load_done(path: Path | None) -> dict[tuple, list[Row]]:
     """Rows already in ``path`` by configuration key (for resuming)."""
     done: dict[tuple, list[Row]] = {}
-    if path is None or not path.exists():
+    if path is None or not path.exists() or path.stat().st_size == 0:
         return done
-    with path.open() as fh:
-        for rec in csv.DictReader(fh):
-            key = tuple(rec[f] for f in KEY_FIELDS)
-            row = Row(**{f: _parse(f, rec.get(f) or "") for f in CSV_FIELDS})
-            if row.metric not in LATENCY:  # latency rows are recomputed from the timings
-                done.setdefault(key, []).append(row)
+    not_ours = AttncostError(f"{str(path)!r} is not a validation CSV of this version (attncost "
+                             f"validate -o writes one): give a new file name")
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            if set(CSV_FIELDS) - set(reader.fieldnames or ()):
+                raise not_ours
+            for rec in reader:
+                key = tuple(rec[f] for f in KEY_FIELDS)
+                row = Row(**{f: _parse(f, rec.get(f) or "") for f in CSV_FIELDS})
+                if row.metric not in LATENCY:  # latency rows are recomputed from the timings
+                    done.setdefault(key, []).append(row)
+    except (UnicodeDecodeError, csv.Error, ValueError, TypeError):
+        raise not_ours from None
     return done
 
 
@@ -308,7 +316,7 @@ def _parse(field: str, text: str) -> Any:
 def append_rows(path: Path | None, rows: Iterable[Row]) -> None:
     if path is None:
         return
-    new = not path.exists()
+    new = not path.exists() or path.stat().st_size == 0
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
@@ -373,11 +381,14 @@ def run(configs: list[tuple[str, AttentionConfig]], *, device: str = "cpu",
 def _load_timings(path: Path | None) -> dict[str, Any]:
     if path is None or not path.exists():
         return {}
-    data = json.loads(path.read_text())
-    for t in data.values():
-        for k in LATENCY:
-            t[k] = tuple(t[k])
-        t.pop("features", None)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for t in data.values():
+            for k in LATENCY:
+                t[k] = tuple(t[k])
+            t.pop("features", None)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return {}  # a damaged cache of timings: measure again
     return data
 
 
@@ -434,6 +445,15 @@ def read_csv(path: str | Path) -> list[dict[str, Any]]:
     if rows and missing:
         raise AttncostError(f"{str(path)!r} is not a validation CSV: it lacks the columns "
                             f"{', '.join(sorted(missing))}")
+    for n, row in enumerate(rows, start=2):
+        for col in ("predicted", "measured"):
+            try:
+                ok = math.isfinite(float(row[col]))
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise AttncostError(f"{str(path)!r} line {n}: {col} {row[col]!r} is not a "
+                                    f"finite number")
     return rows
 
 

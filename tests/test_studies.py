@@ -274,13 +274,15 @@ def alarm():
 @pytest.mark.parametrize("relative", [True, False], ids=["relative", "absolute"])
 def test_a_stale_lock_is_cleared_with_a_note(tmp_path, relative, monkeypatch, capsys, alarm):
     """A lock left by a process killed mid-write (a symlink, as Optuna makes it): the search
-    says so and goes on, with a relative storage path (it used to spin at 100 % CPU
-    forever) as with an absolute one (it used to stall silently)."""
+    says so and goes on, with a relative storage path in a folder (it used to spin at 100 %
+    CPU forever: the link points nowhere) as with an absolute one (it used to stall 30 s
+    silently)."""
     monkeypatch.chdir(tmp_path)
-    where = "study.journal" if relative else str(tmp_path / "study.journal")
+    where = "sub/study.journal" if relative else str(tmp_path / "sub" / "study.journal")
     spec = tiny(tmp_path, search={"trials": 2, "storage": where})
-    lock = tmp_path / "study.journal.lock"
-    os.symlink(where, lock)  # what JournalFileSymlinkLock leaves behind
+    (tmp_path / "sub").mkdir()
+    lock = tmp_path / "sub" / "study.journal.lock"
+    os.symlink(where, lock)  # what JournalFileSymlinkLock leaves (relative: dangling)
     old = time.time() - 3600
     os.utime(lock, (old, old), follow_symlinks=False)
     runner.run_search(load_spec(spec), log=lambda line: None)

@@ -121,7 +121,7 @@ def parse_fraction(text: str) -> float:
     value = parse_float(text)
     if not 0.0 <= value < 1.0:
         raise typer.BadParameter(f"{text!r} is not a fraction in [0, 1)")
-    return value
+    return value + 0.0  # -0.0 → 0.0
 
 
 def parse_count(text: str) -> int:
@@ -320,11 +320,18 @@ def device_of(device: str | None, memory_budget: str | None, peak_tflops: float 
     return None
 
 
-def writable(*paths: Path | None, folder: bool = False) -> None:
-    """Refuse unwritable output paths (None: not given) before any work starts."""
+def writable(*paths: Path | None, folder: bool = False, figures: Sequence[Path | None] = ()
+             ) -> None:
+    """Refuse unwritable output paths (None: not given), and figure files that are not
+    .png or .svg, before any work starts."""
     from ..files import check_writable
 
-    for p in paths:
+    for p in figures:
+        if p is not None:
+            from ..plots import check_figure_path
+
+            check_figure_path(p)
+    for p in (*paths, *figures):
         if p is not None:
             check_writable(p, folder=folder)
 

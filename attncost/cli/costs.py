@@ -17,18 +17,48 @@ from .base import (AllVariants, Bandwidth, Blocks, Budget, DecodeTok, DevFile, D
                    device_flag_notes, parse_int, preset_help, writable, write_csv)
 
 Preset = Annotated[Optional[str], typer.Option(help=preset_help())]
+ConfigFile = Annotated[Optional[Path], typer.Option(
+    "--config", help="A Hugging Face config.json (read offline, no transformers needed): the "
+                     "whole model, as --preset hf:PATH.")]
+AttentionSwap = Annotated[Optional[str], typer.Option(
+    "--attention", help="With --config or --preset: swap the attention of blocks for any "
+                        "variant: 'efficient' (every block) or '0-11:efficient,12-31:gqa' "
+                        "(0-based, inclusive).")]
+
+
+def model_source(preset: str | None, config: Path | None) -> str | None:
+    """The model a command estimates: --preset NAME or --config PATH (as 'hf:PATH')."""
+    if preset is not None and config is not None:
+        raise AttncostError("give --preset or --config, not both")
+    return f"hf:{config}" if config is not None else preset
+
+
+def _model(preset: str, variant: list[str] | None, layers: int | None, fields: dict[str, Any],
+           attention: str | None) -> Any:
+    """The whole model of --preset/--config with -v, --layers, flags and --attention."""
+    from .. import api
+    from ..config import swap_attention
+
+    if attention is not None and variant:
+        raise AttncostError("give -v (every block) or --attention (chosen blocks), not both")
+    m = api.preset_model(preset, variant, layers, fields)
+    return swap_attention(m, attention) if attention is not None else m
 
 
 def _estimates(variant: list[str] | None, preset: str | None, fields: dict[str, Any],
                model_fields: dict[str, Any], layers: int | None, dev: Any, mode: Mode,
-               headroom: float, decode_tokens: int) -> list[Any]:
+               headroom: float, decode_tokens: int, attention: str | None = None
+               ) -> list[Any]:
     from .. import api
 
     kw = dict(device=dev, mode=mode.value, headroom=headroom, decode_tokens=decode_tokens)
-    if preset:
+    if attention is not None and preset is None:
+        raise AttncostError("--attention swaps blocks of a whole model: add --config PATH or "
+                            "--preset NAME")
+    if preset is not None:
         def of_model(f: dict[str, Any]) -> Any:
-            return api.estimate_model(api.preset_model(preset, variant, layers,
-                                                       {**f, **model_fields}), **kw)
+            return api.estimate_model(_model(preset, variant, layers, {**f, **model_fields},
+                                             attention), **kw)
 
         e = of_model(fields)
         e.notes += [f"{flag} has no effect on this model" for flag in inert_fields(
@@ -36,7 +66,8 @@ def _estimates(variant: list[str] | None, preset: str | None, fields: dict[str, 
         return [e]
     if model_fields:
         flags = ", ".join("--" + k.replace("_", "-") for k in model_fields)
-        raise AttncostError(f"{flags} describe a whole model: add --preset NAME")
+        raise AttncostError(f"{flags} describe a whole model: add --preset NAME or "
+                            f"--config PATH")
     result = api.compare_variants(variant or ["standard"], layers=1 if layers is None else layers, **kw, **fields)
     ests = result.estimates
     n = 1 if layers is None else layers
@@ -78,7 +109,8 @@ def estimate(
     variant: VariantOpt = None, layers: Blocks = None, mode: ModeOpt = Mode.train,
     device: DeviceOpt = None, memory_budget: Budget = None, peak_tflops: PeakT = None,
     bandwidth: Bandwidth = None, headroom: Headroom = 0.1, decode_tokens: DecodeTok = 0,
-    preset: Preset = None, fmt: FormatOpt = Fmt.table,
+    preset: Preset = None, config: ConfigFile = None, attention: AttentionSwap = None,
+    fmt: FormatOpt = Fmt.table,
     formula: Annotated[bool, typer.Option("--formula", help="Also print the formulas.")] = False,
     calibration: Annotated[Optional[Path], typer.Option(
         help="A validation summary JSON (attncost validate --format json): adds the latency "
@@ -92,11 +124,12 @@ def estimate(
     Example: attncost estimate --d-model 512 --variant super --device jetson-orin-nano-8gb
     """
     load_extras(variant_file, devices_file)
-    if formula and preset:
-        raise AttncostError("--formula prints a layer's formulas; drop --preset")
+    preset = model_source(preset, config)
+    if formula and preset is not None:
+        raise AttncostError("--formula prints a layer's formulas; drop --preset/--config")
     dev = device_of(device, memory_budget, peak_tflops, bandwidth)
     ests = _estimates(variant, preset, fields, model_fields, layers, dev, mode, headroom,
-                      decode_tokens)
+                      decode_tokens, attention)
     for e in ests:
         e.notes += device_flag_notes(dev, mode)
     if calibration is not None:
@@ -131,63 +164,98 @@ def estimate(
 def compare(
     variant: AllVariants = None, layers: Layers = None, mode: ModeOpt = Mode.train,
     device: DeviceOpt = None, memory_budget: Budget = None, headroom: Headroom = 0.1,
+    decode_tokens: DecodeTok = 0, preset: Preset = None, config: ConfigFile = None,
     fmt: FormatOpt = Fmt.table,
-    baseline: Annotated[str, typer.Option(help="Variant the ratios divide by.")] = "standard",
+    baseline: Annotated[Optional[str], typer.Option(
+        help="Variant the ratios divide by.",
+        show_default="standard; with --config/--preset, the original model")] = None,
     absolute: Annotated[bool, typer.Option(
         "--absolute", help="Absolute values in every row instead of ratios.")] = False,
     variant_file: VarFile = None, devices_file: DevFile = None, fields: Any = None,
 ) -> None:
     """All variants side by side: the baseline's values, the others as ratios to it.
 
+    With --config (a Hugging Face config.json) or --preset: the whole model as it is
+    ('original') and with each variant swapped into every block.
     Variants that cannot run the configuration (e.g. Linformer with --causal) are left out
     and listed with the reason.
     """
     from .. import api, variants
-    from ..metrics import METRICS, headline
 
     load_extras(variant_file, devices_file)
-    names = variants.resolve(variant or ["all"])
-    base_name = variants.get(baseline).name
-    if base_name not in names:
-        names = [base_name] + names
+    source = model_source(preset, config)
     dev = device_of(device, memory_budget)
-    result = api.compare_variants(names, layers=1 if layers is None else layers, device=dev, mode=mode.value,
-                                  headroom=headroom, **fields)
+    kw = dict(device=dev, mode=mode.value, headroom=headroom, decode_tokens=decode_tokens)
+    if source is not None:
+        model = _model(source, None, layers, fields, None)
+        result = api.compare_model(model, variant or ["all"], **kw)
+        base_name = api.ORIGINAL if baseline is None else variants.get(baseline).name
+        title = f"{model.name}: the model as it is (original) and with each variant in every block"
+        inert: dict[str, list[str]] = {}
+    else:
+        names = variants.resolve(variant or ["all"])
+        base_name = variants.get(baseline or "standard").name
+        if base_name not in names:
+            names = [base_name] + names
+        n_layers = 1 if layers is None else layers
+        result = api.compare_variants(names, layers=n_layers, **kw, **fields)
+        cfg = result.estimates[0].attention_inputs
+        title = (f"d_model {cfg['d_model']}, heads {cfg['heads']}, seq_len {cfg['seq_len']}, "
+                 f"batch {cfg['batch']}, {cfg['dtype']}, "
+                 f"{'causal' if cfg['causal'] else 'non-causal'}, {cfg['impl']}")
+        inert = {e.variant: inert_fields(lambda f, v=e.variant: api.estimate(
+            v, layers=n_layers, **f), fields) for e in result.estimates}
     if fmt is Fmt.json:
         return echo_json([e.to_dict() for e in result.estimates])
     if fmt is Fmt.csv:
         return write_csv([e.to_row() for e in result.estimates])
     ratios = None if absolute or base_name not in {e.variant for e in result.estimates} \
         else result.ratios(base_name)
-    cfg = result.estimates[0].attention_inputs
-    title = (f"d_model {cfg['d_model']}, heads {cfg['heads']}, seq_len {cfg['seq_len']}, batch "
-             f"{cfg['batch']}, {cfg['dtype']}, {'causal' if cfg['causal'] else 'non-causal'}, "
-             f"{cfg['impl']}" + ("" if ratios is None else
-                                 f"; rows other than {base_name} are ratios to it (×)"))
-    cols = [METRICS[m] for m in headline()]
-    t = render.table(title, ["variant", *(m.short for m in cols)] +
-                     ([f"fits {dev.name}"] if dev else []))
-    for e in result.estimates:
-        cells = []
-        for m in cols:
-            r = None if ratios is None or e.variant == base_name else ratios[e.variant][m.name]
-            value = e.metrics.get(m.name)
-            cells.append(f"×{r:.3f}" if r is not None else render.short_cell(value, m.unit))
-        if dev:
-            cells.append("yes" if e.fit.fits else "NO")
-        t.add_row(e.variant, *cells)
-    out = console()
-    out.print(t)
+    if ratios is not None:
+        title += f"; rows other than {base_name} are ratios to it (×)"
     notes = [f"left out: {n} — {reason}" for n, reason in result.left_out.items()]
     notes += [f"{e.variant}: {n}" for e in result.estimates for n in e.notes]
-    n_layers = 1 if layers is None else layers
-    inert = {e.variant: inert_fields(lambda f, v=e.variant: api.estimate(v, layers=n_layers, **f),
-                                     fields) for e in result.estimates}
     for flag in dict.fromkeys(f for fs in inert.values() for f in fs):
         who = [v for v, fs in inert.items() if flag in fs]
         notes.append(f"{flag} has no effect" + (f" on {', '.join(who)}"
                                                 if len(who) < len(inert) else ""))
-    render.print_notes(out, dict.fromkeys(notes + device_flag_notes(dev, mode)))
+    _print_comparison(result, base_name, title, ratios, dev,
+                      notes + device_flag_notes(dev, mode))
+
+
+def _print_comparison(result: Any, base_name: str, title: str, ratios: Any, dev: Any,
+                      notes: list[str]) -> None:
+    """The comparison table: headline metrics (and active parameters when they differ, and
+    the fit on a device), the baseline's values, the others as ratios."""
+    from ..metrics import METRICS, headline
+
+    wanted = list(headline())
+    if any(e.metrics.get("params_active") not in (None, e.metrics.get("params"))
+           for e in result.estimates):
+        wanted.insert(1, "params_active")
+    cols = [METRICS[m] for m in wanted]
+    rows = []
+    for e in result.estimates:
+        cells = [e.variant]
+        for m in cols:
+            r = None if ratios is None or e.variant == base_name else \
+                ratios[e.variant].get(m.name)
+            if r is None and ratios is not None and e.variant != base_name:
+                r = _ratio(e.metrics.get(m.name), next(
+                    x for x in result.estimates if x.variant == base_name).metrics.get(m.name))
+            cells.append(f"×{r:.3f}" if r is not None else
+                         render.short_cell(e.metrics.get(m.name), m.unit))
+        if dev:
+            cells.append("yes" if e.fit.fits else "NO")
+        rows.append(cells)
+    out = console()
+    render.print_fitted(out, title, ["variant", *(m.short for m in cols)] +
+                        ([f"fits {dev.name}"] if dev else []), rows)
+    render.print_notes(out, dict.fromkeys(notes))
+
+
+def _ratio(value: Any, base: Any) -> float | None:
+    return None if value is None or not base else value / base
 
 
 def _print_formulas(names: list[str], fields: dict[str, Any], layers: int | None,
@@ -198,15 +266,17 @@ def _print_formulas(names: list[str], fields: dict[str, Any], layers: int | None
     from ..metrics import METRICS
     from ..metrics import get as get_metric
 
+    metrics = [get_metric(metric).name] if metric is not None else list(METRICS)
+    n = 1 if layers is None else layers
+    exprs = {name: {m: api.formula(name, m, layers=n, **fields) for m in metrics}
+             for name in names}  # every error before any output
     out = console()
-    metrics = [get_metric(metric).name] if metric else list(METRICS)
     out.print("Formulas (b batch, ℓ seq_len, d_m d_model, h heads, d_h d_head, g kv_heads, k "
               "Linformer k, L max_seq_len, d_c/d_cq MLA latents, d_hR RoPE dim; d_h = d_m/h "
               "and L = ℓ unless set)", style="bold", markup=False, highlight=False)
-    for name in names:
+    for name, by_metric in exprs.items():
         out.print(name, style="bold", markup=False, highlight=False)
-        for m in metrics:
-            expr = api.formula(name, m, layers=1 if layers is None else layers, **fields)
+        for m, expr in by_metric.items():
             text = "not defined" if expr is None else (
                 sympy.latex(expr) if latex else sympy.sstr(expr).replace("ell", "ℓ"))
             out.print(f"  {m} = {text}", soft_wrap=True, markup=False, highlight=False)
@@ -359,7 +429,7 @@ def fit(
     variant: VariantOpt = None, layers: Blocks = None, mode: ModeOpt = Mode.train,
     device: DeviceOpt = None, memory_budget: Budget = None, peak_tflops: PeakT = None,
     bandwidth: Bandwidth = None, headroom: Headroom = 0.1, decode_tokens: DecodeTok = 0,
-    preset: Preset = None, fmt: FormatOpt = Fmt.table,
+    preset: Preset = None, config: ConfigFile = None, fmt: FormatOpt = Fmt.table,
     require_fit: Annotated[bool, typer.Option(
         "--require-fit", help="Exit 1 if any variant does not fit.")] = False,
     variant_file: VarFile = None, devices_file: DevFile = None,
@@ -375,12 +445,14 @@ def fit(
     from ..units import human_bytes, human_seconds
 
     load_extras(variant_file, devices_file)
+    preset = model_source(preset, config)
     dev = device_of(device, memory_budget, peak_tflops, bandwidth)
     if dev is None:
         raise AttncostError("fit needs --device NAME or --memory-budget SIZE")
-    if model_fields and not preset:
+    if model_fields and preset is None:
         flags = ", ".join("--" + k.replace("_", "-") for k in model_fields)
-        raise AttncostError(f"{flags} describe a whole model: add --preset NAME")
+        raise AttncostError(f"{flags} describe a whole model: add --preset NAME or "
+                            f"--config PATH")
     rows = api.fit_table(variant, dev, preset_name=preset, model_overrides=model_fields,
                          layers=layers, mode=mode.value, headroom=headroom,
                          decode_tokens=decode_tokens, **fields)

@@ -47,7 +47,7 @@ def plot_curves(
 ) -> None:
     """Cost against sequence length or width, log axes, a device's memory budget as a line,
     crossovers with standard attention marked (e.g. where Linformer becomes cheaper)."""
-    writable(output)
+    writable(figures=[output])
     from .. import plots
     from ..config import AttentionConfig
     from .costs import parse_values
@@ -70,7 +70,7 @@ def plot_breakdown(
 ) -> None:
     """Stacked memory of one training step (weights, gradients, optimizer, activations) and
     the KV cache of a full context, per variant."""
-    writable(output)
+    writable(figures=[output])
     from .. import plots
     from ..config import AttentionConfig
 
@@ -92,7 +92,7 @@ def plot_roofline(
     output: OutFig = Path("roofline.png"), variant_file: VarFile = None, fields: Any = None,
 ) -> None:
     """A device's roofline with each variant placed on it."""
-    writable(output)
+    writable(figures=[output])
     from .. import plots
     from ..config import AttentionConfig
 
@@ -110,7 +110,7 @@ def plot_validation(
     output: OutFig = Path("validation.png"),
 ) -> None:
     """Predicted against measured, per metric family, from a validation CSV."""
-    writable(output)
+    writable(figures=[output])
     from .. import plots
     from ..validate import figure
 
@@ -125,7 +125,7 @@ def plot_search(
 ) -> None:
     """A study's accuracy against cost (Pareto front or best, baseline, target) and its
     optimisation history."""
-    writable(output)
+    writable(figures=[output])
     from .. import plots
     from ..search.summary import SearchSummary
 

@@ -37,11 +37,14 @@ def validate(
 
     Exits 1 when an exact metric mismatches or a toleranced one misses its goal.
     """
-    writable(out, plot)
+    writable(out, figures=[plot])
     needs("torch", extra="torch")
     import torch
 
     from .. import validate as val
+
+    if out is not None:
+        val.load_done(out)  # an existing -o must be a validation CSV (also before --fresh)
     from .. import variants as registry
     from ..config import AttentionConfig
 

@@ -24,6 +24,41 @@ def table(title: str | None = None, columns: Sequence[str] = (), names: int = 1)
     return t
 
 
+def print_fitted(console: Any, title: str, columns: Sequence[str],
+                 rows: Sequence[Sequence[str]], names: int = 1) -> None:
+    """Print a table that fits ``console``'s width without cutting or folding a cell: the
+    whole table when it fits; else the columns in groups, each group repeating the first
+    ``names`` columns; else (the names alone too wide) one block per row, a line per cell."""
+    def build(cols: Sequence[int], with_title: bool) -> Any:
+        t = table(title if with_title else None, [columns[c] for c in cols],
+                  names=sum(c < names for c in cols))
+        for col in t.columns:
+            col.no_wrap = True
+        for r in rows:
+            t.add_row(*(r[c] for c in cols))
+        return t
+
+    every = list(range(len(columns)))
+    if width_of(console, build(every, True)) <= console.width:
+        console.print(build(every, True))
+        return
+    groups: list[list[int]] = [list(range(names))]  # later groups repeat the first column
+    for c in every[names:]:
+        if width_of(console, build(groups[-1] + [c], False)) <= console.width:
+            groups[-1].append(c)
+        else:
+            groups.append([0, c])
+    if all(width_of(console, build(g, False)) <= console.width for g in groups):
+        for i, g in enumerate(groups):
+            console.print(build(g, i == 0))
+        return
+    console.print(title, markup=False, highlight=False)
+    for r in rows:
+        console.print(" ".join(r[:names]), style="bold", markup=False, highlight=False)
+        for c in every[names:]:
+            console.print(f"  {columns[c]}: {r[c]}", markup=False, highlight=False)
+
+
 def cell(value: Any, unit: str) -> str:
     """An exact value with its human-readable size."""
     if value is None:
@@ -152,5 +187,40 @@ def breakdown_table(e: Any) -> Any:
 
 
 def print_notes(console: Any, notes: Iterable[str]) -> None:
-    for n in notes:
+    for n in merge_layer_notes(notes):
         console.print(f"• {n}", style="dim", markup=False, highlight=False)
+
+
+def merge_layer_notes(notes: Iterable[str]) -> list[str]:
+    """Notes that differ only in a block number ('super: layer 3: …') said once, with the
+    blocks as ranges ('super: layers 0-15: …'); other notes unchanged, in order."""
+    import re
+
+    pattern = re.compile(r"^(.*?)layer (\d+): (.*)$")
+    blocks: dict[tuple[str, str], list[int]] = {}
+    out: list[Any] = []
+    for n in dict.fromkeys(notes):
+        m = pattern.match(n)
+        if m is None:
+            out.append(n)
+            continue
+        key = (m.group(1), m.group(3))
+        if key not in blocks:
+            blocks[key] = []
+            out.append(key)
+        blocks[key].append(int(m.group(2)))
+    return [n if isinstance(n, str) else
+            f"{n[0]}{'layer' if len(blocks[n]) == 1 else 'layers'} {_ranges(blocks[n])}: {n[1]}"
+            for n in out]
+
+
+def _ranges(numbers: list[int]) -> str:
+    """[0, 1, 2, 5, 7, 8] → '0-2, 5, 7-8'."""
+    numbers = sorted(set(numbers))
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)

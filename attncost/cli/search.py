@@ -121,20 +121,19 @@ def _accuracy_cell(r: Any) -> str:
 
 
 def _print_search(summary: Any) -> None:
-    t = render.table(f"attncost search {summary.name} — objective {summary.objective} "
-                     f"({summary.cost_metric}), target accuracy {summary.target_accuracy} at "
-                     f"{summary.confidence:.0%} confidence",
-                     ["", "layers", "accuracy [lower, upper]", "runs", "P(≥ target)",
-                      "params", "FLOPs", "peak memory", "latency"], names=2)
     picks = ([("answer", summary.best)] if summary.best else []) + \
         [("pareto", r) for r in (summary.pareto or [])] + \
         ([("baseline", summary.baseline)] if summary.baseline else [])
-    for label, r in picks:
-        p = f"{r.p_meets_target:.3f}" if r.p_meets_target is not None else "—"
-        t.add_row(label, ",".join(r.layers), _accuracy_cell(r), str(r.runs), p,
-                  *_cost_cells(r))
+    rows = [[label, ",".join(r.layers), _accuracy_cell(r), str(r.runs),
+             f"{r.p_meets_target:.3f}" if r.p_meets_target is not None else "—",
+             *_cost_cells(r)] for label, r in picks]
     out = console()
-    out.print(t)
+    render.print_fitted(
+        out, f"attncost search {summary.name} — objective {summary.objective} "
+             f"({summary.cost_metric}), target accuracy {summary.target_accuracy} at "
+             f"{summary.confidence:.0%} confidence",
+        ["", "layers", "accuracy [lower, upper]", "runs", "P(≥ target)", "params", "FLOPs",
+         "peak memory", "latency"], rows, names=2)
     lines = []
     if summary.best is None and not summary.pareto:
         lines.append("no architecture is certified to meet the target within the budget at "
@@ -238,7 +237,7 @@ def search_bench(
 
 
 def _names_list(text: str | None, default: list[str], what: str) -> list[str]:
-    names = [n.strip() for n in (text or ",".join(default)).split(",") if n.strip()]
+    names = [n.strip() for n in (",".join(default) if text is None else text).split(",") if n.strip()]
     if not names:
         raise AttncostError(f"no {what} given: name one or more")
     if what == "family":

@@ -26,8 +26,10 @@ from .attention import AttentionConfig, check_choices, option
 FFN_ACTIVATIONS = ("gelu", "relu", "swiglu", "geglu")
 NORMS = ("layernorm", "rmsnorm")
 POOLING = ("cls", "mean", "none")
-#: The most blocks a model may have (a whole-model graph holds every block's operations).
-MAX_BLOCKS = 100_000
+#: The most blocks (or stacked layers) attncost builds: a graph holds every block's
+#: operations and is walked in time linear in depth (about 1 ms per block), so 10,000
+#: blocks take seconds; deeper stacks are refused up front rather than left running.
+MAX_BLOCKS = 10_000
 
 
 def _variant_list(layers: Any, current: tuple[str, ...] | None = None) -> tuple[str, ...]:

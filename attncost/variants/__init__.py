@@ -150,6 +150,9 @@ def get(name: str) -> Variant:
 
 def resolve(spec: list[str] | tuple[str, ...] | str) -> list[str]:
     """Expand ``'all'`` and comma-separated lists into validated variant names."""
+    if not isinstance(spec, (str, list, tuple)) or not all(isinstance(i, str) for i in spec):
+        raise AttncostError(f"variants {spec!r} must be a name, a comma-separated list of "
+                            f"names or a list of names (or 'all')")
     items = [spec] if isinstance(spec, str) else list(spec)
     out: list[str] = []
     for item in items:
