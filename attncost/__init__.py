@@ -23,11 +23,13 @@ __version__ = "0.2.0"
 
 #: public name → the module that defines it
 _EXPORTS = {
-    **{n: "api" for n in ("Comparison", "Estimate", "FitRow", "compare", "compare_variants",
+    **{n: "api" for n in ("Comparison", "Estimate", "FitRow", "compare", "compare_model",
+                          "compare_variants",
                           "crossover", "dims_arrays", "estimate", "estimate_model", "evaluate",
                           "fit_table", "formula", "max_batch", "max_seq_len", "sweep",
                           "to_frame")},
-    **{n: "config" for n in ("AttentionConfig", "ModelConfig", "preset", "preset_names")},
+    **{n: "config" for n in ("AttentionConfig", "ModelConfig", "from_hf_config", "preset",
+                             "preset_names", "swap_attention")},
     **{n: "errors" for n in ("AttncostError", "ConfigError", "UnknownNameError",
                              "UnsupportedError")},
     "register": "variants",

@@ -182,7 +182,10 @@ def _embeddings(g: Graph, m: ModelConfig, d: Dims) -> str:
     """Patch embedding (+ class token) or token embedding (+ token types); learned
     positions; an embedding norm and dropout. Returns the hidden state's name."""
     b, width, tokens = d.batch, d.d_model, d.tokens
-    if m.is_vision:
+    if m.is_features:  # continuous inputs: nn.Linear(features, d_model) on every position
+        g.tensor("features", tokens * m.features, role="input", grad=False)
+        h = g.linear("feature_proj", "features", "projected", tokens, m.features, width, True)
+    elif m.is_vision:
         patches = (m.image_size // m.patch_size) ** 2
         g.tensor("image", b * m.channels * m.image_size ** 2, role="input", grad=False)
         g.tensor("patches", b * patches * width)
@@ -264,7 +267,7 @@ def _block(g: Graph, m: ModelConfig, i: int, layer: Graph, h: str, d: Dims) -> s
 
 def _heads(g: Graph, m: ModelConfig, h: str, d: Dims) -> str:
     """LM head (tied or not, with a bias, after BERT's MLM transform, soft-capped), pooling,
-    BERT's pooler and the classifier MLP."""
+    BERT's pooler and the classifier MLP (on every token with ``pooling = "none"``)."""
     b, width, tokens = d.batch, d.d_model, d.tokens
     if m.lm_head:
         if m.mlm_transform:  # BERT/RoBERTa: dense + GELU + LayerNorm before the decoder
@@ -289,6 +292,8 @@ def _heads(g: Graph, m: ModelConfig, h: str, d: Dims) -> str:
         h = "pooled"
     elif m.pooling == "cls":
         h = g.view("pooled", h, numel=b * width)
+    else:  # "none": the pooler and classifier run on every token
+        b = tokens
     if m.pooler:
         g.linear("pooler", h, "pooler.pre", b, width, width, True)
         g.tensor("pooler.out", b * width)

@@ -122,13 +122,21 @@ def curves(variants: Sequence[str], metrics: Sequence[str] = ("params", "flops_f
     dev = get_device(device) if device is not None else None
     fig, axes = new_figure(1, len(metrics), figsize=(4.3 * len(metrics), 3.9),
                            squeeze=False)
+    undefined = {m: [v for v, rows in frame.groupby("variant", sort=False)
+                     if any(x is None for x in rows[m])] for m in metrics}
+    nothing = [m for m in metrics if len(undefined[m]) == frame["variant"].nunique()]
+    if nothing:
+        raise ConfigError(f"{nothing[0]} is not defined for {', '.join(undefined[nothing[0]])}: "
+                          f"nothing to draw; choose other variants or metrics")
     for ax, metric in zip(axes[0], metrics):
         for variant, rows in frame.groupby("variant", sort=False):
-            y = rows[metric].to_numpy()
-            if any(v is None for v in y):
+            if variant in undefined[metric]:
                 continue
-            ax.plot(rows[axis], y.astype(float), marker="o", ms=3, lw=1.6,
-                    color=colour(variant), label=variant, **_line_style(variant))
+            ax.plot(rows[axis], rows[metric].to_numpy().astype(float), marker="o", ms=3,
+                    lw=1.6, color=colour(variant), label=variant, **_line_style(variant))
+        if undefined[metric]:
+            ax.annotate(f"not defined: {', '.join(undefined[metric])}", (0.02, 0.98),
+                        xycoords="axes fraction", va="top", fontsize=7, color="#555555")
         if dev is not None and metric.endswith("peak_bytes"):
             budget = dev.budget(headroom)
             ax.axhline(budget, color="#D55E00", ls="--", lw=1)
@@ -143,8 +151,8 @@ def curves(variants: Sequence[str], metrics: Sequence[str] = ("params", "flops_f
         ax.set_xlabel(AXES[axis])
         ax.set_ylabel(METRICS[metric].axis_label())
         ax.set_title(METRICS[metric].quantity)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False,
+    legend = {label: h for ax in axes[0] for h, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=len(legend), frameon=False,
                bbox_to_anchor=(0.5, -0.02))
     fixed = (f"d_model {cfg.d_model}, {cfg.heads} heads, batch {cfg.batch}" if axis == "seq_len"
              else f"ℓ {cfg.seq_len}, {cfg.heads} heads, batch {cfg.batch}")

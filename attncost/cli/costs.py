@@ -342,12 +342,14 @@ def devices(
         out.print("Full names, kinds and each figure's source: --sources", highlight=False)
 
 
-def parse_values(name: str, text: str | None) -> list[int] | None:
-    """'128,256,512', '128:4096:x2' (geometric) or '64:512:64' (arithmetic) -> ints."""
+def parse_values(name: str, text: str | None, flag: str | None = None) -> list[int] | None:
+    """'128,256,512', '128:4096:x2' (geometric) or '64:512:64' (arithmetic) -> ints; errors
+    name ``flag`` (default: the dimension's own flag)."""
     if text is None:
         return None
     out: list[int] = []
-    bad = AttncostError(f"--{name.replace('_', '-')} {text!r} is not understood; use "
+    flag = flag or "--" + name.replace("_", "-")
+    bad = AttncostError(f"{flag} {text!r} is not understood; use "
                         f"'128,256', '128:4096:x2' (geometric) or '64:512:64' (arithmetic)")
     for part in (p.strip() for p in text.split(",")):
         pieces = part.split(":")
@@ -367,8 +369,7 @@ def parse_values(name: str, text: str | None) -> list[int] | None:
             raise bad
         count = (hi.bit_length() if geometric else (hi - lo) // inc + 1)
         if count > 10_000_000:
-            raise AttncostError(f"--{name.replace('_', '-')} {text!r} gives more than "
-                                f"10,000,000 values; narrow it")
+            raise AttncostError(f"{flag} {text!r} gives more than 10,000,000 values; narrow it")
         if geometric:
             v = lo
             while v <= hi:
@@ -377,7 +378,7 @@ def parse_values(name: str, text: str | None) -> list[int] | None:
         else:
             out.extend(range(lo, hi + 1, inc))
     if not out or any(v <= 0 for v in out):
-        raise AttncostError(f"--{name.replace('_', '-')} {text!r} must give positive integers")
+        raise AttncostError(f"{flag} {text!r} must give positive integers")
     return out
 
 

@@ -167,6 +167,15 @@ def load_hf_json(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def _name_from_path(path_or_dict: Any) -> str | None:
+    """A model's name from where its config lies: ``…/smollm2-135m/config.json`` →
+    ``smollm2-135m``; another file name → its stem."""
+    if not isinstance(path_or_dict, (str, Path)):
+        return None
+    p = Path(path_or_dict)
+    return p.parent.name or None if p.name == "config.json" else p.stem
+
+
 def from_hf_config(path_or_dict: str | Path | Mapping[str, Any], *, name: str | None = None,
                    source: str | None = None, published_params: int | None = None,
                    **overrides: Any) -> ModelConfig:
@@ -197,7 +206,7 @@ def from_hf_config(path_or_dict: str | Path | Mapping[str, Any], *, name: str | 
                           f"builds; allowed: 1 to {MAX_BLOCKS:,}")
     variant = spec.pop("variant", "standard")
     arch = cfg.architecture or "no architectures (the family's default head)"
-    label = name or str(data.get("_name_or_path") or "") or kind
+    label = name or str(data.get("_name_or_path") or "") or _name_from_path(path_or_dict) or kind
     note = spec.pop("_note", "")
     dtype_note = (f"dtype {attn['dtype']} from {_dtype_key(cfg)} {_dtype_field(cfg)!r}"
                   if _dtype_field(cfg) is not None else

@@ -106,8 +106,12 @@ class ModelConfig:
     image_size: int = option(0, "Image side in pixels (vision models).")
     patch_size: int = option(0, "Patch side in pixels (vision models).")
     channels: int = option(3, "Image channels.")
+    features: int = option(0, "Continuous features per position: a linear projection "
+                           "features → d_model (with a bias) replaces the token embedding "
+                           "(0: token ids or an image).")
     cls_token: bool = option(False, "A class token (vision models).")
-    pooling: str = option("cls", "Pooling before the heads.", choices=POOLING, noun="pooling")
+    pooling: str = option("cls", "Pooling before the heads (none: the classifier runs on "
+                          "every token).", choices=POOLING, noun="pooling")
     class_head: tuple[int, ...] = option((), "Classifier widths, e.g. 1000 or 6,1.", "none")
     dropout: bool = option(False, "Dropout on embeddings and residual branches.")
     source: str = option("", "Where the configuration comes from.", cli=False)
@@ -119,7 +123,8 @@ class ModelConfig:
         if not isinstance(self.attention, AttentionConfig):
             raise ConfigError(f"attention must be an AttentionConfig, got {self.attention!r}")
         check_choices(self)
-        for name in ("vocab", "max_positions", "token_types", "image_size", "patch_size"):
+        for name in ("vocab", "max_positions", "token_types", "image_size", "patch_size",
+                     "features"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ConfigError(f"{name} must be a non-negative integer, got {v!r}")
@@ -181,8 +186,21 @@ class ModelConfig:
                               not 0 < c < float("inf")):
             raise ConfigError(f"final_softcap must be a positive number or unset, got {c!r}")
 
+    def _check_features(self) -> None:
+        """Continuous inputs replace the token embedding: no token types, no embedding
+        scale, no image; a vocabulary only for an untied LM head."""
+        if self.is_vision or self.token_types or self.embed_scale:
+            raise ConfigError(f"features={self.features} (continuous inputs) cannot be combined "
+                              f"with an image, token_types or embed_scale")
+        if self.vocab and not (self.lm_head and not self.tied_embeddings):
+            raise ConfigError(f"features={self.features} replaces the token embedding; "
+                              f"vocab={self.vocab} needs an untied LM head (lm_head=True, "
+                              f"tied_embeddings=False), or set vocab=0")
+
     def _check_shape(self) -> None:
-        if self.is_vision:
+        if self.features:
+            self._check_features()
+        elif self.is_vision:
             if self.image_size % self.patch_size:
                 raise ConfigError(f"patch_size={self.patch_size} must divide "
                                   f"image_size={self.image_size}")
@@ -192,10 +210,16 @@ class ModelConfig:
                     f"({self.image_size}/{self.patch_size})² patches"
                     f"{' + 1 class token' if self.cls_token else ''} = {self.vision_tokens}")
         elif self.vocab <= 0:
-            raise ConfigError("a text model needs vocab > 0 (or image_size and patch_size)")
+            raise ConfigError("a text model needs vocab > 0 (or image_size and patch_size, or "
+                              "features)")
         if self.max_positions and self.attention.seq_len > self.max_positions:
             raise ConfigError(f"seq_len={self.attention.seq_len} exceeds the model's "
                               f"max_positions={self.max_positions}")
+
+    @property
+    def is_features(self) -> bool:
+        """Continuous feature vectors in, through a linear projection."""
+        return self.features > 0
 
     @property
     def is_vision(self) -> bool:

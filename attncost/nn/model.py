@@ -130,7 +130,9 @@ class TransformerModel(nn.Module):
         self.config = m
         width = m.attention.d_model
         self.p = dropout if m.dropout else 0.0
-        if m.is_vision:
+        if m.is_features:  # continuous inputs (batch, seq_len, features)
+            self.feature_proj = nn.Linear(m.features, width)
+        elif m.is_vision:
             self.patch_embed = nn.Conv2d(m.channels, width, m.patch_size, stride=m.patch_size)
             self.cls_token = nn.Parameter(torch.zeros(1, 1, width)) if m.cls_token else None
         else:
@@ -161,7 +163,9 @@ class TransformerModel(nn.Module):
 
     def embed(self, inputs: torch.Tensor) -> torch.Tensor:
         m = self.config
-        if m.is_vision:
+        if m.is_features:
+            h = self.feature_proj(inputs)
+        elif m.is_vision:
             h = self.patch_embed(inputs).flatten(2).transpose(1, 2)
             if self.cls_token is not None:
                 h = torch.cat([self.cls_token.expand(h.shape[0], -1, -1), h], dim=1)
@@ -178,7 +182,8 @@ class TransformerModel(nn.Module):
         return F.dropout(h, self.p, self.training) if self.p else h
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Token ids (batch, seq_len), or images (batch, channels, H, W) for vision."""
+        """Token ids (batch, seq_len), feature vectors (batch, seq_len, features), or images
+        (batch, channels, H, W) for vision. Pooling ``none`` classifies every token."""
         m = self.config
         h = self.embed(inputs)
         for block in self.blocks:
@@ -192,7 +197,8 @@ class TransformerModel(nn.Module):
             if m.final_softcap is not None:  # Gemma-2
                 h = torch.tanh(h / m.final_softcap) * m.final_softcap
         if self.pooler is not None or self.head:
-            h = h.mean(1) if m.pooling == "mean" else h[:, 0]
+            if m.pooling != "none":
+                h = h.mean(1) if m.pooling == "mean" else h[:, 0]
             if self.pooler is not None:
                 h = torch.tanh(self.pooler(h))
             for j, layer in enumerate(self.head):

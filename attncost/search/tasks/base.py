@@ -1,73 +1,44 @@
 """What a task is: a declared option schema, data, the model it trains, how it is scored.
 
-A task gives a search real accuracies. :class:`Task` is the one interface built-in and user
-tasks share; subclasses declare
+A task gives a search real scores. :class:`Task` is the one interface built-in and user
+tasks share; a subclass declares
 
-* ``options``: a tuple of :class:`TaskOption` (typed, with defaults and limits): the spec's
-  ``[task]`` section is validated against it, with one-line errors naming the field;
-* ``seq_len(opts)`` and ``chance(opts)`` (the score of a uniform guess);
-* ``model(layers, attention, opts, **fields)``: the :class:`~attncost.config.ModelConfig`
-  the candidates train — a model the cost model describes exactly;
-* ``data(opts, seed)``: a :class:`TaskData` (train and held-out split, fixed by the seed);
+* ``options``: a tuple of :class:`~attncost.search.tasks.options.TaskOption` (typed, with
+  defaults and limits): the spec's ``[task]`` section is validated against it, with one-line
+  errors naming the field;
+* ``input_kind`` — ``tokens`` (integer ids → an embedding), ``patches`` (images → a patch
+  embedding; such a task overrides :meth:`Task.model`) or ``features`` (continuous vectors →
+  a linear projection) — and ``output_kind`` — ``sequence`` (one class per sequence, pooled
+  by ``pooling``), ``token`` (one class per position; targets of -100 are not scored) or
+  ``lm`` (language modelling: causal attention, an LM head over the vocabulary);
+* ``metric``: a name of :data:`~attncost.search.tasks.metrics.TASK_METRICS` (``accuracy``
+  by default, ``f1``, ``loss``);
+* ``seq_len(opts)``, ``data(opts, seed)`` (a :class:`TaskData`: train and held-out split,
+  fixed by the seed) and, for the default model, ``classes(opts)`` and ``vocab(opts)`` or
+  ``features(opts)``;
 
-and may override ``score`` (accuracy by default) and ``train`` (the loop of
+and may override ``chance`` (the score of a uniform guess; 1/classes by default), ``model``
+(the :class:`~attncost.config.ModelConfig` the candidates train — always one the cost model
+describes exactly), ``check`` (checks across options) and ``train`` (the loop of
 :mod:`attncost.search.tasks.training` by default).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ...config import AttentionConfig, ModelConfig
 from ...errors import AttncostError
+from .metrics import get_metric
+from .options import KINDS, TaskOption, TaskOptionError, resolve_options
 
-KINDS = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,),
-         "list": (list, tuple)}
+INPUT_KINDS = ("tokens", "patches", "features")
+OUTPUT_KINDS = ("sequence", "token", "lm")
+POOLINGS = ("mean", "cls")
 
-
-class TaskOptionError(AttncostError):
-    """A task option is invalid; the message names the field."""
-
-
-@dataclass(frozen=True)
-class TaskOption:
-    """One option of a task: its type (``int``, ``float``, ``str``, ``bool``, ``list``),
-    default, help, and limits (``minimum``/``maximum`` for numbers, ``choices``)."""
-
-    name: str
-    kind: str
-    default: Any
-    help: str = ""
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple | None = None
-
-    def check(self, value: Any) -> Any:
-        """``value`` if valid, else a one-line :class:`TaskOptionError`."""
-        types = KINDS[self.kind]
-        ok = isinstance(value, types) and not (self.kind in ("int", "float") and
-                                               isinstance(value, bool))
-        if ok and self.kind in ("int", "float"):
-            ok = math.isfinite(value) and (self.minimum is None or value >= self.minimum) and (
-                self.maximum is None or value <= self.maximum)
-        if ok and self.choices is not None:
-            ok = value in self.choices
-        if not ok:
-            raise TaskOptionError(f"[task] {self.name} = {value!r} is invalid: {self.allowed()}")
-        return list(value) if self.kind == "list" else value
-
-    def allowed(self) -> str:
-        if self.choices is not None:
-            return "allowed: " + ", ".join(map(str, self.choices))
-        text = {"int": "an integer", "float": "a number", "str": "a string",
-                "bool": "true or false", "list": "a list"}[self.kind]
-        if self.minimum is not None and self.maximum is not None:
-            return f"must be {text} in [{self.minimum}, {self.maximum}]"
-        if self.minimum is not None:
-            return f"must be {text} ≥ {self.minimum}"
-        return f"must be {text}"
+__all__ = ["INPUT_KINDS", "KINDS", "OUTPUT_KINDS", "Task", "TaskData", "TaskOption",
+           "TaskOptionError"]
 
 
 @dataclass
@@ -87,71 +58,140 @@ class Task:
     name: str = ""
     description: str = ""
     options: tuple[TaskOption, ...] = ()
-    input_kind: str = "tokens"  # tokens | patches | features
-    output_kind: str = "sequence"  # sequence | token | lm
+    input_kind: str = "tokens"
+    output_kind: str = "sequence"
     metric: str = "accuracy"
-    higher_is_better: bool = True
+    pooling: str = "mean"  # sequence classification: mean over positions or the first (cls)
+
+    def validate(self) -> None:
+        """Check the declaration (kinds, metric, options) — at registration, one line."""
+        for attr, allowed in (("input_kind", INPUT_KINDS), ("output_kind", OUTPUT_KINDS),
+                              ("pooling", POOLINGS)):
+            if getattr(self, attr) not in allowed:
+                raise AttncostError(f"task {self.name!r}: {attr} = {getattr(self, attr)!r} is "
+                                    f"invalid: allowed: {', '.join(allowed)}")
+        try:
+            get_metric(self.metric)
+        except AttncostError as e:
+            raise AttncostError(f"task {self.name!r}: {e}") from None
+        names = [o.name for o in self.options]
+        if not all(isinstance(o, TaskOption) for o in self.options) or \
+                len(set(names)) != len(names):
+            raise AttncostError(f"task {self.name!r}: options must be distinct TaskOption "
+                                f"names, got {names}")
+
+    @property
+    def higher_is_better(self) -> bool:
+        return get_metric(self.metric).higher_is_better
 
     def resolve(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The defaults with the ``given`` options over them, each checked; unknown names
-        are refused with the allowed ones listed."""
-        given = dict(given or {})
-        known = {o.name: o for o in self.options}
-        for key in given:
-            if key not in known:
-                allowed = ", ".join(known) or "none"
-                raise TaskOptionError(f"unknown field [task] {key} for task {self.name!r}; "
-                                      f"allowed: {allowed}")
-        opts = {o.name: o.check(given[o.name]) if o.name in given else o.default
-                for o in self.options}
+        """The defaults with the ``given`` options over them, each checked, then
+        :meth:`check`."""
+        opts = resolve_options(self.name, self.options, given)
         self.check(opts)
         return opts
 
     def check(self, opts: dict[str, Any]) -> None:
         """Checks across options (override; raise :class:`TaskOptionError`)."""
 
+    # -- what a task declares ---------------------------------------------------------
+
     def seq_len(self, opts: dict[str, Any]) -> int:
-        raise NotImplementedError
-
-    def chance(self, opts: dict[str, Any]) -> float:
-        """The score of guessing uniformly."""
-        raise NotImplementedError
-
-    def model(self, layers: tuple[str, ...], attention: AttentionConfig,
-              opts: dict[str, Any], **fields: Any) -> ModelConfig:
-        raise NotImplementedError
+        raise NotImplementedError(f"task {self.name!r} must define seq_len(opts)")
 
     def data(self, opts: dict[str, Any], seed: int) -> TaskData:
-        raise NotImplementedError
+        raise NotImplementedError(f"task {self.name!r} must define data(opts, seed)")
+
+    def classes(self, opts: dict[str, Any]) -> int:
+        """Classes of a ``sequence`` or ``token`` output."""
+        raise NotImplementedError(f"task {self.name!r} must define classes(opts)")
+
+    def vocab(self, opts: dict[str, Any]) -> int:
+        """Token ids of a ``tokens`` input (0 … vocab − 1)."""
+        raise NotImplementedError(f"task {self.name!r} must define vocab(opts)")
+
+    def features(self, opts: dict[str, Any]) -> int:
+        """Features per position of a ``features`` input."""
+        raise NotImplementedError(f"task {self.name!r} must define features(opts)")
+
+    def chance(self, opts: dict[str, Any]) -> float:
+        """The score of guessing uniformly: 1/classes (1/vocab for ``lm``)."""
+        n = self.vocab(opts) if self.output_kind == "lm" else self.classes(opts)
+        return 1.0 / n
+
+    # -- the model --------------------------------------------------------------------
 
     def skeleton(self, layers: tuple[str, ...], attention: AttentionConfig,
                  opts: dict[str, Any], **fields: Any) -> dict[str, Any]:
         """ModelConfig fields every task shares: the candidate's layers, the attention at
-        the task's length (bidirectional), pre-norm blocks, ``fields`` over them."""
+        the task's length (causal only for ``lm``), pre-norm blocks, ``fields`` over them."""
         seq_len = self.seq_len(opts)
-        attn = attention.with_(seq_len=seq_len, max_seq_len=seq_len, causal=False)
+        attn = attention.with_(seq_len=seq_len, max_seq_len=seq_len,
+                               causal=self.output_kind == "lm")
         return {"layers": tuple(layers), "attention": attn, "pre_norm": True,
                 "final_norm": True, **fields}
 
-    def score(self, model: Any, x: Any, y: Any, batch: int = 512) -> float:
-        """Accuracy of ``model`` on ``(x, y)``: argmax of the last axis against every target
-        that is not -100."""
+    def model(self, layers: tuple[str, ...], attention: AttentionConfig,
+              opts: dict[str, Any], **fields: Any) -> ModelConfig:
+        """The candidate's model from the declared kinds: the input (embedding, or a linear
+        projection of features) and learned positions, the skeleton, and the output (a
+        classifier on the pooled sequence or on every token, or an untied LM head)."""
+        base = self.skeleton(layers, attention, opts, **fields)
+        return ModelConfig(name=self.name, max_positions=self.seq_len(opts),
+                           **self._input_fields(opts), **self._output_fields(opts), **base)
+
+    def _input_fields(self, opts: dict[str, Any]) -> dict[str, Any]:
+        if self.input_kind == "tokens":
+            return {"vocab": self.vocab(opts)}
+        if self.input_kind == "features":
+            vocab = self.vocab(opts) if self.output_kind == "lm" else 0
+            return {"features": self.features(opts), "vocab": vocab}
+        raise AttncostError(f"task {self.name!r} has input kind 'patches': override model() "
+                            f"with image_size, patch_size and channels")
+
+    def _output_fields(self, opts: dict[str, Any]) -> dict[str, Any]:
+        if self.output_kind == "lm":
+            return {"lm_head": True, "tied_embeddings": False}
+        pooling = self.pooling if self.output_kind == "sequence" else "none"
+        return {"pooling": pooling, "class_head": (self.classes(opts),)}
+
+    # -- scoring and training ---------------------------------------------------------
+
+    def evaluate(self, model: Any, x: Any, y: Any, batch: int = 512,
+                 autocast: Any = None) -> float:
+        """The task metric's raw value on ``(x, y)`` (every target that is not -100)."""
         import torch
+        import torch.nn.functional as F
 
         model.eval()
-        correct = total = 0
+        preds, targets, nlls = [], [], []
         with torch.no_grad():
             for i in range(0, len(x), batch):
-                logits = model(x[i:i + batch])
-                target = y[i:i + batch]
-                mask = target != -100
-                correct += int((logits.argmax(-1) == target)[mask].sum())
-                total += int(mask.sum())
+                with autocast() if autocast is not None else _null():
+                    logits = model(x[i:i + batch])
+                logits = logits.float().reshape(-1, logits.shape[-1])
+                target = y[i:i + batch].reshape(-1)
+                keep = target != -100
+                preds.append(logits.argmax(-1)[keep])
+                targets.append(target[keep])
+                nlls.append(F.cross_entropy(logits[keep], target[keep], reduction="none"))
         model.train()
-        return correct / max(total, 1)
+        return get_metric(self.metric).value(torch.cat(preds), torch.cat(targets),
+                                             torch.cat(nlls))
+
+    def score(self, model: Any, x: Any, y: Any, batch: int = 512, autocast: Any = None
+              ) -> float:
+        """The search's score in [0, 1] (higher better) of the task metric on ``(x, y)``."""
+        return get_metric(self.metric).to_score(self.evaluate(model, x, y, batch, autocast))
 
     def train(self, model_config: ModelConfig, opts: dict[str, Any], **kw: Any) -> Any:
         """Train one candidate (:func:`attncost.search.tasks.training.train`)."""
         from .training import train
 
         return train(self, model_config, opts, **kw)
+
+
+def _null() -> Any:
+    import contextlib
+
+    return contextlib.nullcontext()

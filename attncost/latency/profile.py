@@ -1,0 +1,269 @@
+"""``attncost profile``: time the kernels a cost-model graph becomes, on this machine.
+
+A profile is one JSON file: which machine (processor, cores, operating system), the torch
+version, the thread counts, the date, how each time was taken, and the measurements — per
+kernel kind (:data:`attncost.latency.kernels.KINDS`) and thread count, the features of the
+shape and two times: ``fwd_s`` (forward without autograd) and ``train_s`` (forward with
+autograd plus its backward). A profile made on one machine can be copied to any other and used
+there to predict the first machine's latency.
+
+Timing: ``torch.utils.benchmark`` median of blocked runs, the best of ``repeats`` medians
+(the lowest median resists interference from other processes on a shared machine), on the
+given number of threads. The file is rewritten atomically after every measurement, so Ctrl-C
+loses at most the one in progress and a run started again resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import AttncostError, ConfigError
+from .kernels import Features
+
+FORMAT = "attncost-profile"
+VERSION = 1
+
+
+@dataclass
+class Measurement:
+    """One kernel at one shape and thread count: median seconds (forward; forward +
+    backward) and their interquartile ranges."""
+
+    kind: str
+    threads: int
+    features: Features
+    fwd_s: float
+    train_s: float
+    fwd_iqr_s: float = 0.0
+    train_iqr_s: float = 0.0
+
+    @property
+    def key(self) -> str:
+        return measurement_key(self.kind, self.threads, self.features)
+
+
+def measurement_key(kind: str, threads: int, features: Features) -> str:
+    """The identity of a measurement (what resuming skips)."""
+    return f"{kind}|{threads}|" + ",".join(f"{k}={features[k]}" for k in sorted(features))
+
+
+@dataclass
+class Profile:
+    """A device profile: where and how it was measured, and the measurements."""
+
+    machine: dict[str, Any]
+    torch: str
+    threads: list[int]
+    date: str
+    device: str = "cpu"
+    dtype: str = "fp32"
+    quick: bool = False
+    timing: dict[str, Any] = field(default_factory=dict)
+    measurements: list[Measurement] = field(default_factory=list)
+
+    def for_threads(self, threads: int) -> list[Measurement]:
+        return [m for m in self.measurements if m.threads == threads]
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"format": FORMAT, "version": VERSION, **asdict(self)}
+        return out
+
+
+def machine_info() -> dict[str, Any]:
+    """The processor, its cores and the operating system (no names of people or hosts)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"processor": cpu, "cores": os.cpu_count(), "system": platform.system(),
+            "release": platform.release(), "machine": platform.machine(),
+            "python": platform.python_version()}
+
+
+# -- the file --------------------------------------------------------------------------------
+
+
+def _bad(path: Any, why: str) -> ConfigError:
+    return ConfigError(f"profile file {str(path)!r} {why}; write one with `attncost profile "
+                       f"-o FILE`")
+
+
+def _measurement(raw: Any, path: Any, i: int) -> Measurement:
+    from ..checks import number
+
+    if not isinstance(raw, dict) or not isinstance(raw.get("features"), dict):
+        raise _bad(path, f"has a malformed measurement #{i}")
+    try:
+        feats = {str(k): int(v) for k, v in raw["features"].items()
+                 if not isinstance(v, bool)}
+        m = Measurement(str(raw["kind"]), int(raw["threads"]), feats,
+                        number(raw["fwd_s"], f"profile {str(path)!r} #{i} fwd_s", minimum=0),
+                        number(raw["train_s"], f"profile {str(path)!r} #{i} train_s", minimum=0),
+                        float(raw.get("fwd_iqr_s", 0.0)), float(raw.get("train_iqr_s", 0.0)))
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, AttncostError):
+            raise
+        raise _bad(path, f"has a malformed measurement #{i} ({exc})") from None
+    return m
+
+
+def profile_from_json(data: Any, path: Any = "<data>") -> Profile:
+    """A :class:`Profile` from its JSON object; one-line errors naming what is wrong."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise _bad(path, "is not an attncost profile (no \"format\": \"attncost-profile\")")
+    if data.get("version") != VERSION:
+        raise _bad(path, f"has version {data.get('version')!r}; this attncost reads {VERSION}")
+    threads = data.get("threads")
+    if not isinstance(threads, list) or not threads or not all(
+            isinstance(t, int) and not isinstance(t, bool) and t > 0 for t in threads):
+        raise _bad(path, f"has threads {threads!r}; expected a list of positive integers")
+    raw = data.get("measurements")
+    if not isinstance(raw, list):
+        raise _bad(path, "has no list of measurements")
+    ms = [_measurement(r, path, i) for i, r in enumerate(raw)]
+    return Profile(dict(data.get("machine") or {}), str(data.get("torch", "")), threads,
+                   str(data.get("date", "")), str(data.get("device", "cpu")),
+                   str(data.get("dtype", "fp32")), bool(data.get("quick", False)),
+                   dict(data.get("timing") or {}), ms)
+
+
+def load_profile(path: str | Path | Profile) -> Profile:
+    """The profile in ``path`` (a :class:`Profile` is returned as it is)."""
+    if isinstance(path, Profile):
+        return path
+    if not isinstance(path, (str, Path)):
+        raise ConfigError(f"profile {path!r} must be a path to a profile file or a Profile")
+    from ..files import read_user_text
+
+    text = read_user_text(path, "profile file")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise _bad(path, f"is not JSON ({exc})") from None
+    return profile_from_json(data, path)
+
+
+def save_profile(prof: Profile, path: str | Path) -> None:
+    """Write ``prof`` to ``path`` atomically (a temporary file, then a rename)."""
+    p = Path(path)
+    tmp = p.with_name(p.name + ".tmp")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(prof.to_json(), indent=1), encoding="utf-8")
+        os.replace(tmp, p)
+    except OSError as e:
+        raise ConfigError(f"cannot write profile {str(path)!r}: {e.strerror or e}") from None
+
+
+# -- timing ----------------------------------------------------------------------------------
+
+
+def time_fn(fn: Callable[[], Any], threads: int, min_run_time: float, repeats: int
+            ) -> tuple[float, float]:
+    """(median, IQR) seconds of ``fn`` on ``threads`` threads: the lowest of ``repeats``
+    medians of ``torch.utils.benchmark``'s blocked runs."""
+    import torch.utils.benchmark as benchmark
+
+    fn()  # warm up (allocations, first-call dispatch)
+    best = None
+    for _ in range(repeats):
+        m = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads
+                            ).blocked_autorange(min_run_time=min_run_time)
+        if best is None or m.median < best.median:
+            best = m
+    return float(best.median), float(best.iqr)
+
+
+def measure(kind: str, features: Features, threads: int, min_run_time: float = 0.02,
+            repeats: int = 3) -> Measurement:
+    """Time kernel ``kind`` at ``features`` on ``threads`` threads."""
+    from .bench import build
+
+    fwd, train = build(kind, features)
+    f_med, f_iqr = time_fn(fwd, threads, min_run_time, repeats)
+    t_med, t_iqr = time_fn(train, threads, min_run_time, repeats)
+    return Measurement(kind, threads, dict(features), f_med, t_med, f_iqr, t_iqr)
+
+
+def check_threads(threads: Any) -> list[int]:
+    """A thread count or a list of them: positive integers, at most this machine's cores."""
+    items = list(threads) if isinstance(threads, (list, tuple)) else [threads]
+    cores = os.cpu_count() or 1
+    if not items:
+        raise ConfigError("threads must name at least one thread count")
+    for t in items:
+        if isinstance(t, bool) or not isinstance(t, int) or not 1 <= t <= cores:
+            raise ConfigError(f"threads={t!r} must be an integer from 1 to {cores} (this "
+                              f"machine's cores)")
+    return list(dict.fromkeys(items))
+
+
+def _start(path: Path | None, threads: list[int], quick: bool, timing: dict[str, Any]
+           ) -> Profile:
+    """The profile to add to: the file's, when it is a profile of this machine and torch
+    made the same way (resume); a new one otherwise."""
+    import torch
+
+    fresh = Profile(machine_info(), torch.__version__, threads,
+                    _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                    quick=quick, timing=timing)
+    if path is None or not path.exists() or path.stat().st_size == 0:
+        return fresh
+    old = load_profile(path)
+    if old.torch != fresh.torch or old.machine.get("processor") != fresh.machine["processor"]:
+        raise ConfigError(f"profile file {str(path)!r} was made with torch {old.torch} on "
+                          f"{old.machine.get('processor')!r}; give a new file name to profile "
+                          f"this machine")
+    old.threads = list(dict.fromkeys([*old.threads, *threads]))
+    old.quick = old.quick and quick
+    old.timing = timing
+    return old
+
+
+def profile(out: str | Path | None = None, *, threads: int | list[int] = 1,
+            quick: bool = False, progress: Callable[[int, int, str], None] | None = None,
+            seed: int = 0) -> Profile:
+    """Time every kernel of :func:`attncost.latency.bench.grid` on each thread count and
+    write the profile to ``out`` (after every measurement; measurements already in ``out``
+    are kept and not taken again). ``progress(done, total, what)`` is called as it goes."""
+    from .bench import grid
+
+    counts = check_threads(threads)
+    path = None if out is None else Path(out)
+    if path is not None:
+        from ..files import check_writable
+
+        check_writable(path, "profile file")
+    timing = {"statistic": "lowest of 3 medians", "min_run_time_s": 0.01 if quick else 0.02,
+              "repeats": 2 if quick else 3}
+    prof = _start(path, counts, quick, timing)
+    done = {m.key for m in prof.measurements}
+    todo = [(k, f, t) for t in counts for k, f in grid(quick, seed)
+            if measurement_key(k, t, f) not in done]
+    total = len(todo)
+    for i, (k, f, t) in enumerate(todo):
+        if progress:
+            progress(i, total, f"{k} ×{t} {_short(f)}")
+        prof.measurements.append(measure(k, f, t, timing["min_run_time_s"], timing["repeats"]))
+        if path is not None:
+            save_profile(prof, path)
+    if progress:
+        progress(total, total, "done")
+    if path is not None:
+        save_profile(prof, path)
+    return prof
+
+
+def _short(f: Features) -> str:
+    return " ".join(f"{k}={v}" for k, v in f.items() if k not in ("flops",))
