@@ -380,7 +380,8 @@ def _search_history(hx: Any, s: Any, key: str) -> None:
     runs, xs, ys = [], [], []
     for t in sorted(s.trials, key=lambda t: t.trial):
         if t.status in EVALUATED and t.layers and tuple(t.layers) in cost:
-            runs.append(Run(tuple(t.layers), t.seed or 0, t.accuracy, t.status, t.trial))
+            runs.append(Run(tuple(t.layers), t.seed or 0, t.accuracy, t.status, t.trial,
+                            t.batch))
             if s.target_accuracy is not None and not s.pareto:
                 ev = Evidence(runs, cost.__getitem__, s.target_accuracy, s.confidence,
                               allowed=lambda a: budget.get(a, False),

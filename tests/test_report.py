@@ -59,27 +59,46 @@ def test_bad_figure_suffix_is_an_error(tmp_path):
 
 
 def test_search_plot_from_a_summary(tmp_path):
-    from attncost.search.summary import SearchSummary, TrialRow
+    from attncost.search.summary import ArchitectureRow, SearchSummary, TrialRow
 
-    trials = [TrialRow(0, ["standard"], "complete", "trained", accuracy=0.95, params=100,
-                       feasible=True),
-              TrialRow(1, ["efficient"], "complete", "trained", accuracy=0.8, params=60),
-              TrialRow(2, ["linformer"], "complete", "over-budget", params=200)]
-    summary = SearchSummary(spec={"name": "t"}, study="t-0", storage="x", objective="params",
-                            cost_metric="params", cost_key="params", target_accuracy=0.9,
-                            finished_trials=3, accuracy_source="test", trials=trials,
-                            best=trials[0])
+    screen = [0.95, 0.96]
+    confirm = [0.955, 0.96, 0.95]
+    trials = [TrialRow(i, ["standard"], "complete", "trained", seed=i, accuracy=a, params=100)
+              for i, a in enumerate(screen)]
+    trials += [TrialRow(2 + i, ["standard"], "complete", "trained", seed=2 + i, accuracy=a,
+                        params=100, retest=True, batch=len(confirm))
+               for i, a in enumerate(confirm)]
+    trials += [TrialRow(5, ["efficient"], "complete", "trained", seed=0, accuracy=0.8,
+                        params=60),
+               TrialRow(6, ["linformer"], "complete", "over-budget", params=200)]
+
+    def arch(layers, state, accs, lower, upper, params, ok=True):
+        mean = sum(accs) / len(accs)
+        return ArchitectureRow(layers, state, len(accs), 1, mean, accs[-1], lower, upper,
+                               0.99, accs, ok, params=params)
+
+    best = arch(["standard"], "certified", screen + confirm, 0.94, 0.97, 100)
+    archs = [best, arch(["efficient"], "ruled-out", [0.8], 0.7, 0.85, 60)]
+    summary = SearchSummary(spec={"name": "t", "trials": 7}, study="t-0", storage="x",
+                            objective="params", cost_metric="params", cost_key="params",
+                            target_accuracy=0.9, confidence=0.95, evaluations=3,
+                            noise_sd=0.02, accuracy_source="test", best=best,
+                            baseline=best, architectures=archs, trials=trials)
     fig = plots.search(summary)
     scatter, history = fig.axes
-    labels = scatter.get_legend_handles_labels()[1]
-    assert {"trained, meets target", "trained, misses target", "target 90%",
-            "best feasible"} <= set(labels)
+    labels = set(scatter.get_legend_handles_labels()[1])
+    assert {"certified (1)", "ruled-out (1)", "target 90%", "answer",
+            "standard baseline"} <= labels, labels
+    # the answer's cost after each trial: certified once its confirmation batch is in
+    xs, ys = history.lines[0].get_data()
+    assert list(xs)[0] == 4 and set(ys) == {100}, (xs, ys)
     assert {"trained", "over-budget"} <= set(history.get_legend_handles_labels()[1])
     path = plots.save(fig, tmp_path / "s.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the same figure from the summary's JSON file
     summary.write(tmp_path / "t.json")
-    assert len(plots.search(tmp_path / "t.json").axes) == 2
+    again = plots.search(tmp_path / "t.json")
+    assert set(again.axes[0].get_legend_handles_labels()[1]) == labels
 
 
 def test_cli_plot_and_errors(tmp_path):

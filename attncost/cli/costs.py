@@ -194,7 +194,7 @@ def compare(
         inert: dict[str, list[str]] = {}
     else:
         names = variants.resolve(variant or ["all"])
-        base_name = variants.get(baseline or "standard").name
+        base_name = variants.get("standard" if baseline is None else baseline).name
         if base_name not in names:
             names = [base_name] + names
         n_layers = 1 if layers is None else layers

@@ -53,12 +53,13 @@ def plot_curves(
     from .costs import parse_values
 
     load_extras(variant_file, None)
+    base = AttentionConfig(**fields)  # a bad value is an error before any note
     if axis in fields:
         typer.echo(f"note: --{axis.replace('_', '-')} has no effect: it is the figure's axis "
                    f"(--values sets its values)", err=True)
     fig = plots.curves(_names(variant),
                        [m.strip() for m in metric.split(",")], axis,
-                       parse_values(axis, values, "--values"), AttentionConfig(**fields),
+                       parse_values(axis, values, "--values"), base,
                        layers=1 if layers is None else layers, device=device, headroom=headroom)
     _wrote(plots.save(fig, output))
 

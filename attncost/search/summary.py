@@ -39,6 +39,7 @@ class TrialRow:
     retest: bool = False
     reason: str | None = None
     train_seconds: float | None = None
+    batch: int = 0  # a confirmation run: the planned size of its batch (0: screening)
 
     def cost(self, key: str) -> Any:
         return getattr(self, key)
@@ -162,7 +163,7 @@ def trial_row(t: Any) -> TrialRow:
                     accuracy=a.get("accuracy"), params=a.get("params"), flops=a.get("flops"),
                     memory_bytes=a.get("memory_bytes"), latency_s=a.get("latency_s"),
                     retest=bool(a.get("retest")), reason=a.get("reason"),
-                    train_seconds=a.get("train_seconds"))
+                    train_seconds=a.get("train_seconds"), batch=int(a.get("batch", 0)))
 
 
 def architecture_row(ev: "Evidence", arch: tuple[str, ...], costs: dict[str, Any],
