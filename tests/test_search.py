@@ -354,3 +354,19 @@ def test_cli_surrogate_needs_measured_runs(tmp_path):
                        cwd=tmp_path)
     assert r.returncode == 2
     assert "the surrogate needs at least 3 trained runs" in r.stderr
+
+
+def test_a_converged_multi_objective_study_asks_nothing_more(tmp_path, monkeypatch):
+    """Once every arrangement has been run, running the study again adds no trials (the
+    sampler's repeats used to be told as 'cached', ~100 per rerun)."""
+    acc = {"standard": 0.9, "efficient": 0.8, "linformer": 0.6}
+    monkeypatch.setattr(get_task("digits"), "train", fake_train(
+        lambda a, s: sum(acc[v] for v in a) / 2 + 0.001 * s, []))
+    spec = load_spec(tiny(tmp_path, search={"objective": "multi", "cost": "params",
+                                            "sampler": "nsga2", "trials": 60}))
+    first = run_search(spec)
+    assert first["converged"] == f"every one of the {len(first['architectures'])} " \
+                                 f"in-budget arrangements was run"
+    again = run_search(spec)
+    assert len(again["trials"]) == len(first["trials"])
+    assert again["converged"] == first["converged"]

@@ -168,6 +168,9 @@ class SearchLoop:
         if remaining < needed:
             return Step("stop", reason=f"{remaining} evaluation(s) left: too few to screen "
                                        f"and confirm a new candidate")
+        if self._all_cheaper_run(ev):  # nothing new to ask: no cached trials piling up
+            self.converged = self._converged_reason(ev)
+            return Step("stop", reason=self.converged)
         for _ in range(MAX_ASKS):
             arch = self._new_arch(ev)
             if arch is None:
@@ -343,16 +346,28 @@ class SearchLoop:
                 return arch
         return None
 
+    def _all_cheaper_run(self, ev: Evidence) -> bool:
+        """Whether every in-budget arrangement cheaper than the answer (all of them, with no
+        answer) has been run — known only where they can be counted."""
+        bound = ev.answer_cost()
+        cheaper = _arrangements_cheaper(self.space, bound)
+        run_cheaper = sum(1 for a, c in ev.candidates.items()
+                          if c.cost < bound and self.space.budget_ok(a))
+        return cheaper is not None and run_cheaper >= cheaper
+
     def _converged_reason(self, ev: Evidence) -> str:
         """Why nothing is left to propose: said as converged only when every in-budget
         arrangement cheaper than the answer has been run (and none is certified)."""
         bound = ev.answer_cost()
         cheaper = _arrangements_cheaper(self.space, bound)
-        run_cheaper = sum(1 for a, c in ev.candidates.items()
-                          if c.cost < bound and self.space.budget_ok(a))
-        if cheaper is not None and run_cheaper >= cheaper:
-            return (f"every one of the {cheaper:,} in-budget arrangements cheaper than the "
-                    f"answer was run; none is certified to meet the target")
+        if self._all_cheaper_run(ev):
+            if bound != float("inf"):
+                return (f"every one of the {cheaper:,} in-budget arrangements cheaper than the "
+                        f"answer was run; none of them is certified to meet the target")
+            if self.settings.multi:
+                return f"every one of the {cheaper:,} in-budget arrangements was run"
+            return (f"every one of the {cheaper:,} in-budget arrangements was run; none is "
+                    f"certified to meet the target")
         return "the searcher proposed nothing new"
 
     def run(self) -> None:
