@@ -25,7 +25,8 @@ __version__ = "0.2.0"
 _EXPORTS = {
     **{n: "api" for n in ("Comparison", "Estimate", "FitRow", "compare", "compare_model",
                           "compare_variants",
-                          "crossover", "dims_arrays", "estimate", "estimate_model", "evaluate",
+                          "crossover", "DecodeCosts", "decode_costs", "dims_arrays", "estimate",
+                          "estimate_model", "evaluate",
                           "fit_table", "formula", "max_batch", "max_seq_len", "sweep",
                           "to_frame")},
     **{n: "config" for n in ("AttentionConfig", "ModelConfig", "from_hf_config", "preset",

@@ -21,6 +21,7 @@ from .budget import FitResult, Roofline, check_mode, fit, max_fitting, required_
 from .config import (DIM_FIELDS, SYMBOL_NAMES, AttentionConfig, ModelConfig, preset,
                      resolve_dims)
 from .costs import OpCost, Precision, derive, formulas, numeric_function, prepare, resolve_peak
+from .decode import DecodeCosts, TokenCost, decode_costs  # noqa: F401  (the public API)
 from .devices import Device, get_device
 from .errors import AttncostError, ConfigError, UnsupportedError, unknown
 from .units import human_bytes
@@ -52,6 +53,10 @@ class Estimate:
     fit: FitResult | None = None
     roofline: Roofline | None = None
     calibrated_latency_s: float | None = None
+    #: latency predicted from a device profile (``profile=``; :mod:`attncost.latency`) and
+    #: where it comes from (machine, torch, threads)
+    predicted_latency_s: float | None = None
+    predicted_latency_source: str | None = None
 
     @property
     def attention_inputs(self) -> dict[str, Any]:
@@ -70,6 +75,8 @@ class Estimate:
         out["fit"] = self.fit.as_dict() if self.fit else None
         out["roofline"] = self.roofline.as_dict() if self.roofline else None
         out["calibrated_latency_s"] = self.calibrated_latency_s
+        out["predicted_latency_s"] = self.predicted_latency_s
+        out["predicted_latency_source"] = self.predicted_latency_source
         if breakdown:
             out["ops"] = [vars(op) for op in self.ops]
         return out
@@ -89,6 +96,8 @@ class Estimate:
             row["required_bytes"] = self.fit.required_bytes
         if self.roofline:
             row["latency_s"] = self.roofline.latency_s
+        if self.predicted_latency_s is not None:
+            row["predicted_latency_s"] = self.predicted_latency_s
         return row
 
 
@@ -122,7 +131,8 @@ def _needed_device(device: Device | str) -> Device:
 
 def _finish(variant: str, title: str, source: str, inputs: dict[str, Any], graph: Any,
             prec: Precision, device: Device | None, mode: str, headroom: float,
-            decode_tokens: int, efficiency: float) -> Estimate:
+            decode_tokens: int, efficiency: float, profile: Any = None,
+            threads: int | None = None) -> Estimate:
     check_mode(mode)
     derived = derive(graph, prec)
     metrics = {k: resolve_peak(v) for k, v in derived.metrics.items()}
@@ -132,15 +142,43 @@ def _finish(variant: str, title: str, source: str, inputs: dict[str, Any], graph
         est.fit = fit(metrics, device, mode, headroom, decode_tokens)
         if device.peak_flops and device.bandwidth > 0:
             est.roofline = roofline(derived.ops, device, prec.dtype, mode, efficiency)
+    if profile is not None:
+        _predict_latency(est, graph, prec, mode, profile, threads, efficiency)
+    elif threads is not None:
+        raise ConfigError("threads applies to a latency predicted from a profile: give "
+                          "a profile too (profile=FILE; --profile FILE)")
     return est
+
+
+def _predict_latency(est: Estimate, graph: Any, prec: Precision, mode: str, profile: Any,
+                     threads: int | None, efficiency: float) -> None:
+    """Set ``est.predicted_latency_s`` from a device profile (the kernel-level predictor of
+    :mod:`attncost.latency.predictor`); without a device, the roofline of the profiled
+    machine (its fastest timed matmul and element-wise op) stands beside it."""
+    from .latency.predictor import predictor_for
+
+    pred = predictor_for(profile)
+    prof = pred.profile
+    t = pred.pick_threads(threads)
+    est.predicted_latency_s = pred.predict(graph, mode, threads=t)
+    est.predicted_latency_source = f"profile of {pred.source}, {t} thread(s)"
+    if prec.dtype != prof.dtype:
+        est.notes.append(f"predicted latency: the profile timed {prof.dtype} kernels; this "
+                         f"estimate is {prec.dtype}")
+    if est.roofline is None:
+        from .latency.predictor import profiled_device
+
+        est.roofline = roofline(est.ops, profiled_device(prof, t), "fp32", mode, efficiency)
 
 
 def estimate(variant: str = "standard", config: AttentionConfig | None = None, *,
              layers: int = 1, device: Device | str | None = None, mode: str = "train",
              headroom: float = 0.1, decode_tokens: int = 0, efficiency: float = 1.0,
-             **fields: Any) -> Estimate:
+             profile: Any = None, threads: int | None = None, **fields: Any) -> Estimate:
     """Every metric of ``layers`` layers of ``variant``; ``fields`` override ``config``
-    (``d_model=512, heads=8, seq_len=1024, causal=True, dtype='bf16'``...)."""
+    (``d_model=512, heads=8, seq_len=1024, causal=True, dtype='bf16'``...). ``profile``: a
+    device profile (``attncost profile``) adds the predicted latency on that machine at
+    ``threads`` threads (default: the profile's first)."""
     cfg = _config(config, fields)
     v = _variants.get(variant)
     graph = layer_graph(v.name, cfg, layers)
@@ -148,7 +186,8 @@ def estimate(variant: str = "standard", config: AttentionConfig | None = None, *
     if not v.impl_matters:
         inputs["impl"] = "n/a"
     return _finish(v.name, v.title, v.source, inputs, graph, Precision.of(cfg),
-                   resolve_device(device), mode, headroom, decode_tokens, efficiency)
+                   resolve_device(device), mode, headroom, decode_tokens, efficiency,
+                   profile, threads)
 
 
 def model_config(model: ModelConfig | str, **overrides: Any) -> ModelConfig:
@@ -166,11 +205,13 @@ def model_config(model: ModelConfig | str, **overrides: Any) -> ModelConfig:
 
 def estimate_model(model: ModelConfig | str, *, device: Device | str | None = None,
                    mode: str = "train", headroom: float = 0.1, decode_tokens: int = 0,
-                   efficiency: float = 1.0, **overrides: Any) -> Estimate:
+                   efficiency: float = 1.0, profile: Any = None, threads: int | None = None,
+                   **overrides: Any) -> Estimate:
     """Every metric of a whole model (a :class:`ModelConfig`, a preset name or ``"hf:PATH"``
     to a Hugging Face ``config.json``); ``overrides`` as :func:`model_config` takes them
     (``layers=24``, ``seq_len=256``...). A Hugging Face model defaults to its own dtype and
-    context length; ``inputs["attention"]["dtype"]`` says which dtype was used."""
+    context length; ``inputs["attention"]["dtype"]`` says which dtype was used. ``profile``
+    and ``threads``: the predicted latency, as :func:`estimate`."""
     m = model_config(model, **overrides)
     for name in dict.fromkeys(m.layers):
         _variants.get(name)
@@ -178,7 +219,8 @@ def estimate_model(model: ModelConfig | str, *, device: Device | str | None = No
     variant = "+".join(dict.fromkeys(m.layers))
     return _finish(variant, f"model {m.name} ({len(m.layers)} layers: {variant})",
                    m.source or "user model", m.as_dict(), graph, Precision.of(m.attention),
-                   resolve_device(device), mode, headroom, decode_tokens, efficiency)
+                   resolve_device(device), mode, headroom, decode_tokens, efficiency,
+                   profile, threads)
 
 
 @dataclass
@@ -215,18 +257,27 @@ class UnknownBaseline(AttncostError):
 def compare_variants(variants: str | Sequence[str] = "all",
                      config: AttentionConfig | None = None, *, layers: int = 1,
                      device: Device | str | None = None, mode: str = "train",
-                     headroom: float = 0.1, decode_tokens: int = 0, **fields: Any
-                     ) -> Comparison:
+                     headroom: float = 0.1, decode_tokens: int = 0, profile: Any = None,
+                     threads: int | None = None, **fields: Any) -> Comparison:
     """:class:`Comparison` of ``variants``: those that cannot run the configuration (e.g.
     Linformer with ``causal``) are left out with their reason; if none can, the error names
-    each variant's reason."""
+    each variant's reason. ``profile``, ``threads``: predicted latency, as :func:`estimate`."""
     names = _variants.resolve(variants)
     cfg = _config(config, fields)
     out = Comparison([])
+    if profile is not None:  # a bad profile is the caller's error, not a variant's
+        from .latency.predictor import predictor_for
+
+        profile = predictor_for(profile)
+        profile.pick_threads(threads)
+    elif threads is not None:
+        raise ConfigError("threads applies to a latency predicted from a profile: give "
+                          "a profile too (profile=FILE; --profile FILE)")
     for name in names:
         try:
             out.estimates.append(estimate(name, cfg, layers=layers, device=device, mode=mode,
-                                          headroom=headroom, decode_tokens=decode_tokens))
+                                          headroom=headroom, decode_tokens=decode_tokens,
+                                          profile=profile, threads=threads))
         except (UnsupportedError, ConfigError) as exc:
             if len(names) == 1:
                 raise

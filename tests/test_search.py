@@ -59,7 +59,9 @@ def test_at_least_three_shipped_specs():
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"search": {"task": "imagenet"}}, "[search] task = 'imagenet' is invalid: allowed: digits, mqar"),
+    ({"search": {"task": "imagenet"}}, "[search] task = 'imagenet' is invalid: allowed: "
+                                       "digits, induction, listops, mqar, sequences, or "
+                                       "\"package.module:object\""),
     ({"candidates": {"variants": ["standard", "flash"]}}, "[candidates] variants = 'flash'"),
     ({"model": {"layers": 0}}, "[model] layers = 0 is invalid: must be an integer ≥ 1"),
     ({"model": {"colour": "red"}}, "unknown field [model] colour"),

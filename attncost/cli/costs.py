@@ -10,6 +10,7 @@ import typer
 
 from ..errors import AttncostError
 from . import render
+from .latency import decode_notes, decode_row, decode_table
 from .base import (AllVariants, Bandwidth, Blocks, Budget, DecodeTok, DevFile, DeviceOpt,
                    FormatOpt, Fmt, Headroom, Layers, Mode, ModeOpt, PeakT, VarFile, VariantOpt,
                    app, attention_flags,
@@ -47,11 +48,14 @@ def _model(preset: str, variant: list[str] | None, layers: int | None, fields: d
 
 def _estimates(variant: list[str] | None, preset: str | None, fields: dict[str, Any],
                model_fields: dict[str, Any], layers: int | None, dev: Any, mode: Mode,
-               headroom: float, decode_tokens: int, attention: str | None = None
-               ) -> list[Any]:
+               headroom: float, decode_tokens: int, attention: str | None = None,
+               profile: Path | None = None, threads: int | None = None) -> list[Any]:
     from .. import api
 
-    kw = dict(device=dev, mode=mode.value, headroom=headroom, decode_tokens=decode_tokens)
+    kw: dict[str, Any] = dict(device=dev, mode=mode.value, headroom=headroom,
+                              decode_tokens=decode_tokens)
+    if profile is not None or threads is not None:
+        kw.update(profile=profile, threads=threads)
     if attention is not None and preset is None:
         raise AttncostError("--attention swaps blocks of a whole model: add --config PATH or "
                             "--preset NAME")
@@ -116,6 +120,18 @@ def estimate(
         help="A validation summary JSON (attncost validate --format json): adds the latency "
              "calibrated on that machine's real runs.")] = None,
     breakdown: Annotated[bool, typer.Option("--breakdown", help="Per-operation table.")] = False,
+    profile: Annotated[Optional[Path], typer.Option(
+        help="A device profile (attncost profile -o FILE, from any machine): adds the "
+             "latency the kernel-level predictor gives for that machine, next to the "
+             "roofline (of --device, else of the profiled machine).")] = None,
+    threads: Annotated[Optional[int], typer.Option(
+        help="With --profile: the profiled thread count to predict for (default: the "
+             "profile's first).", parser=parse_int, metavar="INT")] = None,
+    decode: Annotated[Optional[int], typer.Option(
+        "--decode", help="Also decode this many tokens after a prompt of --seq-len tokens: "
+                         "prefill and per-token FLOPs, bytes read (weights, KV cache), KV "
+                         "cache and roofline time per token side by side.", parser=parse_int,
+        metavar="INT")] = None,
     variant_file: VarFile = None, devices_file: DevFile = None,
     fields: Any = None, model_fields: Any = None,
 ) -> None:
@@ -129,9 +145,14 @@ def estimate(
         raise AttncostError("--formula prints a layer's formulas; drop --preset/--config")
     dev = device_of(device, memory_budget, peak_tflops, bandwidth)
     ests = _estimates(variant, preset, fields, model_fields, layers, dev, mode, headroom,
-                      decode_tokens, attention)
+                      decode_tokens, attention, profile, threads)
     for e in ests:
         e.notes += device_flag_notes(dev, mode)
+        if e.predicted_latency_source:
+            e.notes.append(f"predicted latency: {e.predicted_latency_source} (attncost's "
+                           f"kernel-level predictor; roofline: ideal)")
+    decodes = [] if decode is None else _decodes(
+        ests, decode, variant, preset, fields, model_fields, layers, dev, attention)
     if calibration is not None:
         from ..budget import calibrated_latency, load_calibration
 
@@ -139,9 +160,16 @@ def estimate(
         for e in ests:
             e.calibrated_latency_s = calibrated_latency(e.ops, model, mode.value)
     if fmt is Fmt.json:
-        return echo_json([e.to_dict(breakdown=breakdown) for e in ests])
+        dicts = [e.to_dict(breakdown=breakdown) for e in ests]
+        for item, (d, why) in zip(dicts, decodes):
+            item["decode"] = None if d is None else d.to_dict()
+            item["decode_note"] = why
+        return echo_json(dicts)
     if fmt is Fmt.csv:
-        return write_csv([e.to_row() for e in ests])
+        rows = [e.to_row() for e in ests]
+        for row, (d, _) in zip(rows, decodes):
+            row.update(decode_row(d))
+        return write_csv(rows, list(dict.fromkeys(k for r in rows for k in r)))
     out = console()
     tables, exact = render.estimates_tables(out, ests)
     for t in tables:
@@ -154,8 +182,32 @@ def estimate(
     if breakdown:
         for e in ests:
             out.print(render.breakdown_table(e))
+    for d, why in decodes:
+        if d is None:
+            render.print_notes(out, [why])
+        else:
+            out.print(decode_table(d))
+            render.print_notes(out, decode_notes(d))
     if formula:
         _print_formulas([e.variant for e in ests], fields, layers, None, False)
+
+
+def _decodes(ests: list[Any], n_tokens: int, variant: list[str] | None, preset: str | None,
+             fields: dict[str, Any], model_fields: dict[str, Any], layers: int | None,
+             dev: Any, attention: str | None) -> list[tuple[Any, str | None]]:
+    """(DecodeCosts or None, why not) for each estimate of ``attncost estimate --decode``."""
+    from .. import api
+    from ..errors import UnsupportedError
+
+    def one(target: Any, **kw: Any) -> tuple[Any, str | None]:
+        try:
+            return api.decode_costs(target, n_tokens, device=dev, **kw), None
+        except UnsupportedError as err:
+            return None, f"--decode: {err}"
+
+    if preset is not None:
+        return [one(_model(preset, variant, layers, {**fields, **model_fields}, attention))]
+    return [one(e.variant, layers=1 if layers is None else layers, **fields) for e in ests]
 
 
 @app.command()

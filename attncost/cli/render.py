@@ -118,6 +118,10 @@ def estimates_table(estimates: Sequence[Any], exact: bool = True,
         t.add_section()
         t.add_row("Calibrated latency (the validated machine)",
                   *(human_seconds(e.calibrated_latency_s) for e in estimates))
+    if any(e.predicted_latency_s is not None for e in estimates):
+        t.add_section()
+        t.add_row("Predicted latency (kernel profile)",
+                  *(human_seconds(e.predicted_latency_s) for e in estimates))
     if any(e.roofline for e in estimates):
         t.add_row("Roofline latency (ideal)",
                   *(f"{human_seconds(e.roofline.latency_s)}, {e.roofline.bound}-bound"

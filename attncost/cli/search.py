@@ -45,8 +45,9 @@ def search(
     objective: Annotated[Optional[str], typer.Option(
         help="params, flops, memory, latency, or multi (Pareto: accuracy vs the spec's "
              "cost).")] = None,
-    target: Annotated[Optional[float], typer.Option(help="Accuracy target, 0–1.",
-                                                    **FloatOpt)] = None,
+    target: Annotated[Optional[float], typer.Option(
+        help="Target of the task's metric: accuracy or F1 (0–1), or the most loss allowed.",
+        **FloatOpt)] = None,
     steps: Annotated[Optional[int], typer.Option(help="Training steps per run.",
                                                  **IntOpt)] = None,
     seeds: Annotated[Optional[int], typer.Option(help="Runs every architecture not ruled "
@@ -57,6 +58,11 @@ def search(
     memory: Annotated[Optional[str], typer.Option(help="Memory budget, e.g. 64MB.")] = None,
     latency_ms: Annotated[Optional[float], typer.Option(help="Roofline latency budget (ms).",
                                                         **FloatOpt)] = None,
+    train_device: Annotated[Optional[str], typer.Option(
+        help="Where runs train: cpu, cuda or cuda:<index> ([training] device).")] = None,
+    precision: Annotated[Optional[str], typer.Option(
+        help="auto (fp32 on the CPU, bf16/fp16 mixed precision on a GPU), fp32, bf16 or "
+             "fp16 ([training] precision).")] = None,
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", help="Summary JSON.",
         show_default="reports/search/<name>.json")] = None,
@@ -93,7 +99,8 @@ def search(
                   workers=workers, confidence=confidence,
                   storage=storage, sampler=sampler,
                   seed=seed, objective=objective, target_accuracy=target, steps=steps,
-                  seeds=seeds, device=device, memory_bytes=memory, latency_ms=latency_ms)
+                  seeds=seeds, device=device, memory_bytes=memory, latency_ms=latency_ms,
+                  train_device=train_device, precision=precision)
     if surrogate:
         return _search_surrogate(s, fmt)
     summary = run_search(s)
@@ -128,10 +135,13 @@ def _print_search(summary: Any) -> None:
              f"{r.p_meets_target:.3f}" if r.p_meets_target is not None else "—",
              *_cost_cells(r)] for label, r in picks]
     out = console()
+    metric = summary.spec.get("metric", "accuracy")
+    target = (f"target accuracy {summary.target_accuracy}" if metric == "accuracy" else
+              f"target {metric} score {summary.target_accuracy}"
+              f"{' = exp(-loss)' if metric == 'loss' else ''}")
     render.print_fitted(
         out, f"attncost search {summary.name} — objective {summary.objective} "
-             f"({summary.cost_metric}), target accuracy {summary.target_accuracy} at "
-             f"{summary.confidence:.0%} confidence",
+             f"({summary.cost_metric}), {target} at {summary.confidence:.0%} confidence",
         ["", "layers", "accuracy [lower, upper]", "runs", "P(≥ target)", "params", "FLOPs",
          "peak memory", "latency"], rows, names=2)
     lines = []
@@ -143,6 +153,8 @@ def _print_search(summary: Any) -> None:
     lines.append(f"{summary.evaluations} evaluations; noise sd {summary.noise_sd:.4f}; "
                  "trials: " + ", ".join(f"{k} {v}" for k, v in summary.statuses().items())
                  + f"; {summary.accuracy_source}")
+    if summary.latency_source:
+        lines.append(f"latency: {summary.latency_source}")
     for line in lines:
         out.print(line, markup=False, highlight=False)
 

@@ -184,7 +184,12 @@ BUILDERS: dict[str, Callable[[Features], tuple[Fn, Fn]]] = {
 
 
 def build(kind: str, features: Features) -> tuple[Fn, Fn]:
-    """(forward, forward + backward) callables of kernel ``kind`` at ``features``."""
+    """(forward, forward + backward) callables of kernel ``kind`` at ``features`` (a
+    reference layer for ``layer:…`` kinds, :mod:`attncost.latency.reference`)."""
+    from . import reference
+
+    if kind.startswith(reference.PREFIX):
+        return reference.build(kind, features)
     if kind not in BUILDERS:
         raise unknown("kernel kind to profile", kind, BUILDERS)
     return BUILDERS[kind](features)
@@ -245,7 +250,11 @@ def _numel_shapes(rng: random.Random, kind: str, count: int) -> list[Features]:
 def grid(quick: bool = False, seed: int = 0) -> list[tuple[str, Features]]:
     """(kind, features) of every measurement of a profile: matmuls, batched matmuls and
     fused attention over drawn shapes; every other kind over element counts from 16 to
-    :data:`MAX_NUMEL`; the backward launch once. ``quick``: about a fifth as many."""
+    :data:`MAX_NUMEL`; the backward launch once; the reference layers
+    (:func:`attncost.latency.reference.reference_layers`). ``quick``: about a fifth as many
+    kernel shapes."""
+    from .reference import reference_layers
+
     rng = random.Random(seed)
     scale = 0.2 if quick else 1.0
 
@@ -260,4 +269,4 @@ def grid(quick: bool = False, seed: int = 0) -> list[tuple[str, Features]]:
               "silu", "tanh", "elu", "relu", "rope", "make-mask", "mask", "dropout", "reduce",
               "binary", "scalar", "copy"):
         out += [(k, f) for f in _numel_shapes(rng, k, n(14))]
-    return out
+    return out + reference_layers()

@@ -351,11 +351,12 @@ class LatentAttention(_Base):
         self.out_proj = nn.Linear(heads * dh, d_model, bias=bias)
 
     @staticmethod
-    def rope(t: torch.Tensor) -> torch.Tensor:
-        """Rotary embedding over the last dim (pairs rotated by position-dependent angles)."""
+    def rope(t: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """Rotary embedding over the last dim (pairs rotated by position-dependent angles);
+        the positions are ``start`` … ``start + n - 1`` (a decoder's next tokens)."""
         n, dim = t.shape[1], t.shape[-1]
         half = dim // 2
-        pos = torch.arange(n, device=t.device, dtype=t.dtype)
+        pos = torch.arange(start, start + n, device=t.device, dtype=t.dtype)
         freq = 10000 ** (-torch.arange(max(half, 1), device=t.device, dtype=t.dtype) / max(half, 1))
         ang = pos[:, None] * freq[None, :]
         cos = torch.cat([ang.cos(), ang.cos()], -1)[..., :dim]

@@ -7,9 +7,14 @@ run of an architecture reports its score to Optuna as it goes, so a hopeless can
 pruned (single-objective studies; re-tests are never pruned). A run that diverges ends as
 failed with its reason; the study goes on.
 
+The run trains where ``[training] device`` says, at ``[training] precision``
+(:mod:`attncost.search.tasks.device`). Its ``accuracy`` is the task's score: its metric
+mapped into [0, 1], higher better (accuracy itself, macro F1, or exp(−loss)).
+
 Trial attributes (``optuna-dashboard`` shows them): ``layers``, ``seed``, ``status`` (trained |
-pruned | diverged | over-budget | cached), ``accuracy`` (this run's), the costs, ``reason``,
-``train_seconds``, ``worker``, ``retest``.
+pruned | diverged | over-budget | cached), ``accuracy`` (this run's score), the costs,
+``reason``, ``train_seconds``, ``train_device`` (off the CPU default), ``worker``,
+``retest``.
 """
 
 from __future__ import annotations
@@ -27,15 +32,48 @@ from .tasks import get_task
 
 
 def cost_function(spec: SearchSpec) -> Callable[[tuple[str, ...]], CandidateCost]:
-    """Exact costs and budget check of a candidate (cached per architecture)."""
+    """Exact costs and budget check of a candidate (cached per architecture); latency from
+    ``[budget] latency_source`` (:func:`latency_function`)."""
     attn = spec.attention()
+    latency_of = latency_function(spec)
 
     def cost_of(arch: tuple[str, ...]) -> CandidateCost:
         return candidate_cost(spec.model(arch, attn), device=spec.device, mode=spec.mode,
                               headroom=spec.headroom, memory_budget=spec.memory_bytes,
                               latency_budget_s=(spec.latency_ms / 1e3 if spec.latency_ms
-                                                else None))
+                                                else None), latency_of=latency_of)
     return functools.cache(cost_of)
+
+
+def latency_function(spec: SearchSpec) -> Callable[[Any], float] | None:
+    """A candidate model's latency by ``[budget] latency_source``: ``profile`` — the
+    kernel-level predictor of the profile (:func:`attncost.latency.measure.predicted_latency`),
+    ``measured`` — the model timed here in torch eager at the spec's batch
+    (:func:`attncost.latency.measure.measure_latency`; each architecture once per process,
+    through :func:`cost_function`'s cache); ``roofline`` — None (the device's roofline)."""
+    mode = "train" if spec.mode == "train" else "infer"
+    if spec.latency_source == "profile":
+        from ..latency.measure import predicted_latency
+        from ..latency.predictor import predictor_for
+
+        pred = predictor_for(spec.latency_profile)
+        return lambda m: predicted_latency(m, pred, mode, threads=spec.latency_threads)
+    if spec.latency_source == "measured":
+        from ..latency.measure import measure_latency
+
+        return lambda m: measure_latency(m, threads=spec.latency_threads or 1, mode=mode)
+    return None
+
+
+def latency_source(spec: SearchSpec) -> str:
+    """What a search's latency is, in words (for its summary)."""
+    if spec.latency_source == "profile":
+        return (f"predicted: the kernel-level predictor of profile {spec.latency_profile} "
+                f"({spec.latency_threads or 'its first'} thread count)")
+    if spec.latency_source == "measured":
+        return (f"measured: each candidate timed in torch eager on this machine "
+                f"({spec.latency_threads or 1} thread(s), {spec.mode}, batch {spec.batch})")
+    return f"roofline of {spec.device}" if spec.device else "roofline (no device)"
 
 
 def chance(spec: SearchSpec) -> float:
@@ -98,8 +136,14 @@ class Trainer:
                 trial.set_user_attr("accuracy", acc)
                 raise optuna.TrialPruned(f"accuracy {acc:.3f} at step {step}")
 
-        r = self.task.train(s.model(arch), s.task_options, steps=s.steps, batch=s.train_batch,
-                            lr=s.lr, seed=seed, eval_every=s.eval_every, data=self.data(seed),
-                            on_eval=on_eval)
+        moved = s.train_device != "cpu" or s.precision != "auto"  # passed only then: a
+        where = {"device": s.train_device, "precision": s.precision} if moved else {}  # user's
+        r = self.task.train(s.model(arch), s.task_options, steps=s.steps,  # own train() may
+                            batch=s.train_batch, lr=s.lr, seed=seed,  # predate them
+                            eval_every=s.eval_every, data=self.data(seed), on_eval=on_eval,
+                            **where)
         trial.set_user_attr("train_seconds", r.seconds)
+        if moved:
+            trial.set_user_attr("train_device", f"{getattr(r, 'device', s.train_device)} "
+                                                f"{getattr(r, 'precision', s.precision)}")
         return r.accuracy

@@ -129,15 +129,19 @@ class CandidateCost:
 
 
 def candidate_cost(model: ModelConfig, *, device: str | None, mode: str, headroom: float,
-                   memory_budget: int | None, latency_budget_s: float | None) -> CandidateCost:
+                   memory_budget: int | None, latency_budget_s: float | None,
+                   latency_of: Callable[[ModelConfig], float] | None = None) -> CandidateCost:
     """Costs of one model and its budget check: memory against the smaller of the device's
     budget (capacity less headroom) and ``memory_budget``; latency against
-    ``latency_budget_s``. FLOPs are forward + backward in train mode, forward in infer."""
+    ``latency_budget_s``. FLOPs are forward + backward in train mode, forward in infer.
+    Latency: ``latency_of(model)`` where given (a profile's prediction, a measurement), else
+    the device's roofline."""
     est = estimate_model(model, device=device, mode=mode, headroom=headroom)
     m = est.metrics
     memory = int(m["train_peak_bytes"] if mode == "train" else m["inference_peak_bytes"])
     flops = int(m["flops_fwd"] + (m["flops_bwd"] if mode == "train" else 0))
-    latency = est.roofline.latency_s if est.roofline else None
+    latency = latency_of(model) if latency_of is not None else (
+        est.roofline.latency_s if est.roofline else None)
     violations: dict[str, float] = {}
     reasons = []
     limits = [b for b in (memory_budget, est.fit.budget_bytes if est.fit else None) if b]

@@ -2,7 +2,8 @@
 
 Sections (every field optional unless marked; see ``search/*.toml`` for worked examples)::
 
-    [search]     name, task (required: a registered task, e.g. digits | mqar), objective
+    [search]     name, task (required: a registered task — digits, mqar, sequences, listops,
+                 induction, a user's — or "package.module:object"), objective
                  (params | flops | memory | latency | multi), cost (the cost a multi-objective
                  search trades against accuracy: params | flops | memory | latency), trials
                  (the evaluation budget: training runs, re-tests included, study-wide),
@@ -12,11 +13,19 @@ Sections (every field optional unless marked; see ``search/*.toml`` for worked e
                  budget is checked at), dtype
     [candidates] variants (required: one list for every layer), layer_<i> (a list for layer
                  i), linformer_k, kv_heads
-    [target]     accuracy (required for single-objective searches)
-    [budget]     device, mode (train | infer), memory (bytes or "8GB"), latency_ms, headroom
+    [target]     accuracy, or the task's metric by name (f1, loss: required for
+                 single-objective searches; a loss target is the most loss allowed)
+    [budget]     device, mode (train | infer), memory (bytes or "8GB"), latency_ms, headroom,
+                 latency_source (roofline | profile | measured: what latency_ms and a latency
+                 objective read — the device's roofline, the kernel-level predictor of a device
+                 profile, or each candidate timed here in torch eager), profile (a file from
+                 `attncost profile`), threads (of the profile, or to time with)
     [training]   steps, batch, lr, seeds (runs every architecture not ruled out gets; the
-                 loop re-tests near the target with fresh seeds), eval_every
-    [task]       the task's own options (its declared schema; e.g. digits: patch_size)
+                 loop re-tests near the target with fresh seeds), eval_every, device (cpu |
+                 cuda | cuda:<i>), precision (auto | fp32 | bf16 | fp16; auto: fp32 on the
+                 CPU, bf16 or fp16 mixed precision on a GPU)
+    [task]       the task's own options (its declared schema; e.g. digits: patch_size;
+                 sequences: path, input, column, label, seq_len …)
 
 Every error names the file's field (``[budget] memory``) and what is allowed.
 """
@@ -36,7 +45,8 @@ from ..graphs import model_graph
 from ..units import parse_bytes
 from ..variants import names as variant_names
 from .samplers import SAMPLERS
-from .tasks import get_task, task_names
+from .tasks import get_metric, get_task, is_reference, task_names
+from .tasks.device import TrainingDeviceError, check_device_name, resolve_device
 
 OBJECTIVES = ("params", "flops", "memory", "latency", "multi")
 COSTS = ("params", "flops", "memory", "latency")
@@ -47,9 +57,10 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
                "workers", "description", "confidence"),
     "model": ("layers", "d_model", "heads", "d_ff", "ffn_mult", "batch", "dtype"),
     "candidates": ("variants", "linformer_k", "kv_heads"),
-    "target": ("accuracy",),
-    "budget": ("device", "mode", "memory", "latency_ms", "headroom"),
-    "training": ("steps", "batch", "lr", "seeds", "eval_every"),
+    "target": ("accuracy",),  # or the task's metric by name (f1, loss)
+    "budget": ("device", "mode", "memory", "latency_ms", "headroom", "latency_source",
+               "profile", "threads"),
+    "training": ("steps", "batch", "lr", "seeds", "eval_every", "device", "precision"),
     "task": (),  # the task's own options (its declared schema)
 }
 
@@ -88,6 +99,9 @@ class SearchSpec:
     memory_bytes: int | None = None
     latency_ms: float | None = None
     headroom: float = 0.1
+    latency_source: str = "roofline"
+    latency_profile: str | None = None
+    latency_threads: int | None = None
     confidence: float = 0.95
     steps: int = 300
     train_batch: int = 64
@@ -95,6 +109,9 @@ class SearchSpec:
     seeds: int = 1
     eval_every: int = 50
     task_options: dict[str, Any] = field(default_factory=dict)
+    train_device: str = "cpu"
+    precision: str = "auto"
+    metric: str = "accuracy"  # the task's metric; target_accuracy is its score (0–1)
     source: str = ""
     plugins: tuple[str, ...] = ()  # Python files worker processes load (variants, tasks)
 
@@ -123,9 +140,30 @@ class SearchSpec:
                                          ffn_mult=self.ffn_mult)
 
     def as_dict(self) -> dict[str, Any]:
+        """Every field; the fields added by issue 11 only where they differ from their
+        defaults, so a spec that does not use them keeps its study (the study's name hashes
+        this dict)."""
         out = asdict(self)
         out["choices"] = [list(c) for c in self.choices]
+        for key, default in _LATER_DEFAULTS.items():
+            if out[key] == default:
+                del out[key]
         return out
+
+    @property
+    def target_value(self) -> float | None:
+        """The target in the task metric's own units (a loss target is a loss)."""
+        if self.target_accuracy is None:
+            return None
+        return get_metric(self.metric).from_score(self.target_accuracy)
+
+
+#: Fields added after studies were first stored, with their defaults (see ``as_dict``).
+_LATER_DEFAULTS = {"train_device": "cpu", "precision": "auto", "metric": "accuracy",
+                   "latency_source": "roofline", "latency_profile": None,
+                   "latency_threads": None}
+#: Where a search's latency comes from (``[budget] latency_source``).
+LATENCY_SOURCES = ("roofline", "profile", "measured")
 
 
 def _err(section: str, key: str, value: Any, allowed: str) -> SpecError:
@@ -159,17 +197,30 @@ def _check_sections(data: dict[str, Any]) -> None:
         if not isinstance(body, dict):
             raise SpecError(f"[{section}] must be a table")
         for key in body:
-            if key not in _SECTIONS[section] and section != "task" and not (
+            if key not in _SECTIONS[section] and section not in ("task", "target") and not (
                     section == "candidates" and key.startswith("layer_")):
                 raise SpecError(f"unknown field [{section}] {key}; allowed: "
                                 f"{', '.join(_SECTIONS[section])}"
                                 f"{', layer_<i>' if section == 'candidates' else ''}")
 
 
+def _task(value: Any) -> str:
+    """A registered task name or a ``package.module:object`` reference that loads a task."""
+    allowed = f"allowed: {', '.join(task_names())}, or \"package.module:object\""
+    if not isinstance(value, str) or not (value in task_names() or is_reference(value)):
+        raise _err("search", "task", value, allowed)
+    try:
+        get_task(value)
+    except AttncostError as e:
+        raise _err("search", "task", value, str(e)) from None
+    return value
+
+
 def _search_section(s: dict[str, Any], source: str) -> dict[str, Any]:
     if "task" not in s:
-        raise SpecError(f"[search] task is required; allowed: {', '.join(task_names())}")
-    out: dict[str, Any] = {"task": _one_of("search", "task", s["task"], tuple(task_names()))}
+        raise SpecError(f"[search] task is required; allowed: {', '.join(task_names())}, or "
+                        f"\"package.module:object\"")
+    out: dict[str, Any] = {"task": _task(s["task"])}
     out["name"] = str(s.get("name", Path(source).stem if source != "<spec>" else "search"))
     if not out["name"].replace("-", "").replace("_", "").isalnum():
         raise _err("search", "name", out["name"], "letters, digits, - and _ only")
@@ -248,17 +299,58 @@ def _budget_section(b: dict[str, Any], objective: str, cost: str) -> dict[str, A
         except (AttncostError, ValueError, TypeError):
             raise _err("budget", "memory", b["memory"],
                        "bytes as an integer or a size like \"512MB\" or \"8GiB\"") from None
+    out.update(_latency_source(b))
+    roofline = out.get("latency_source", "roofline") == "roofline"
     if "latency_ms" in b:
         out["latency_ms"] = _float("budget", "latency_ms", b["latency_ms"], 1e-9)
-        if "device" not in b:
+        if "device" not in b and roofline:
             raise SpecError("[budget] latency_ms needs [budget] device (latency is the "
-                            "device's roofline)")
+                            "device's roofline) or latency_source = \"profile\" or "
+                            "\"measured\"")
     if "headroom" in b:
         out["headroom"] = _float("budget", "headroom", b["headroom"], 0.0, 0.99)
     if (objective == "latency" or cost == "latency" and objective == "multi") and \
-            "device" not in b:
+            "device" not in b and roofline:
         raise SpecError("a latency objective needs [budget] device (latency is the device's "
-                        "roofline)")
+                        "roofline) or latency_source = \"profile\" or \"measured\"")
+    return out
+
+
+def _latency_source(b: dict[str, Any]) -> dict[str, Any]:
+    """``[budget] latency_source``, ``profile`` and ``threads``: a profile must be readable
+    and hold the thread count; measured latency needs torch."""
+    out: dict[str, Any] = {}
+    source = _one_of("budget", "latency_source", b.get("latency_source", "roofline"),
+                     LATENCY_SOURCES)
+    if source != "roofline":
+        out["latency_source"] = source
+    if "threads" in b:
+        out["latency_threads"] = _int("budget", "threads", b["threads"])
+        if source == "roofline":
+            raise SpecError("[budget] threads applies to latency_source = \"profile\" or "
+                            "\"measured\"")
+    if "profile" in b and source != "profile":
+        raise SpecError("[budget] profile needs latency_source = \"profile\"")
+    if source == "profile":
+        if not isinstance(b.get("profile"), str) or not b["profile"]:
+            raise SpecError("[budget] latency_source = \"profile\" needs [budget] profile, "
+                            "a file from `attncost profile -o FILE`")
+        from ..latency.profile import load_profile
+
+        try:
+            prof = load_profile(b["profile"])
+        except AttncostError as e:
+            raise SpecError(f"[budget] profile: {e}") from None
+        if out.get("latency_threads") not in (None, *prof.threads):
+            raise SpecError(f"[budget] threads = {out['latency_threads']} was not profiled; "
+                            f"the profile has {', '.join(map(str, prof.threads))}")
+        out["latency_profile"] = str(Path(b["profile"]).resolve())
+    if source == "measured":
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:
+            raise SpecError("[budget] latency_source = \"measured\" times each candidate "
+                            "in torch, which is not installed")
     return out
 
 
@@ -270,6 +362,54 @@ def _training_section(tr: dict[str, Any]) -> dict[str, Any]:
             out[dst] = _int("training", key, tr[key])
     if "lr" in tr:
         out["lr"] = _float("training", "lr", tr["lr"], 1e-7, 1.0)
+    out.update(_device(tr.get("device", "cpu"), tr.get("precision", "auto")))
+    return out
+
+
+def _device(device: Any, precision: Any) -> dict[str, Any]:
+    """``[training] device`` and ``precision``, checked here: a CUDA device must exist on
+    this machine (torch is imported only to check one)."""
+    try:
+        check_device_name(device)
+    except TrainingDeviceError:
+        raise _err("training", "device", device, "allowed: cpu, cuda, cuda:<index>") from None
+    if precision not in ("auto", "fp32", "bf16", "fp16"):
+        raise _err("training", "precision", precision, "allowed: auto, fp32, bf16, fp16")
+    if device != "cpu" or precision != "auto":
+        try:
+            resolve_device(device, precision)
+        except TrainingDeviceError as e:
+            key = "precision" if str(e).startswith("precision") else "device"
+            raise _err("training", key, device if key == "device" else precision,
+                       str(e).split(": ", 1)[-1]) from None
+    return {"train_device": device, "precision": precision}
+
+
+def _target(t: dict[str, Any], task: str, objective: str,
+            opts: dict[str, Any]) -> dict[str, Any]:
+    """``[target] accuracy`` or ``[target] <the task's metric>``: the search's target as a
+    score in [0, 1] (a loss target L is the score exp(−L))."""
+    metric = get_metric(get_task(task).metric_of(opts))
+    out: dict[str, Any] = {"metric": metric.name}
+    keys = [k for k in t if k != "accuracy" or metric.name == "accuracy"]
+    if "accuracy" in t and metric.name != "accuracy":
+        raise SpecError(f"[target] accuracy: task {task!r} is scored by {metric.name} "
+                        f"({metric.label}); write [target] {metric.name} = …")
+    for key in keys:
+        if key != metric.name:
+            raise SpecError(f"unknown field [target] {key}; task {task!r} is scored by "
+                            f"{metric.name}: allowed: {metric.name}")
+    if not keys:
+        if objective != "multi":
+            raise SpecError(f"[target] {metric.name} is required for a single-objective "
+                            f"search (the {metric.label} every answer must reach"
+                            f"{', 0–1' if metric.higher_is_better else ', at most'})")
+        return out
+    value = t[keys[0]]
+    if metric.higher_is_better:
+        out["target_accuracy"] = _float("target", metric.name, value, 0.0, 1.0)
+    else:
+        out["target_accuracy"] = metric.to_score(_float("target", metric.name, value, 0.0))
     return out
 
 
@@ -279,21 +419,31 @@ def parse_spec(data: dict[str, Any], source: str = "<spec>") -> SearchSpec:
     out: dict[str, Any] = {"source": source, **_search_section(data.get("search", {}), source)}
     out.update(_model_section(data.get("model", {})))
     out.update(_candidates_section(data.get("candidates", {}), out["layers"]))
-    t = data.get("target", {})
-    if "accuracy" in t:
-        out["target_accuracy"] = _float("target", "accuracy", t["accuracy"], 0.0, 1.0)
-    elif out["objective"] != "multi":
-        raise SpecError("[target] accuracy is required for a single-objective search "
-                        "(the accuracy every answer must reach, 0–1)")
     out.update(_budget_section(data.get("budget", {}), out["objective"], out["cost"]))
     out.update(_training_section(data.get("training", {})))
+    base_dir = Path(source).parent if source != "<spec>" else None
     try:
-        out["task_options"] = get_task(out["task"]).resolve(data.get("task", {}))
+        out["task_options"] = get_task(out["task"]).resolve(data.get("task", {}), base_dir)
     except AttncostError as e:
         raise SpecError(str(e)) from None
+    out.update(_target(data.get("target", {}), out["task"], out["objective"],
+                       out["task_options"]))
     spec = SearchSpec(**out)
     _check_buildable(spec)
+    _check_measured_latency(spec)
     return spec
+
+
+def _check_measured_latency(spec: SearchSpec) -> None:
+    """Measured latency is not additive over layers (timing noise, caches): a sampler that
+    plans with per-layer costs cannot minimise it."""
+    from .samplers import NEEDS_SPACE
+
+    if spec.latency_source == "measured" and spec.cost_metric == "latency" and \
+            spec.sampler in NEEDS_SPACE and not spec.multi:
+        raise SpecError(f"[search] sampler = {spec.sampler!r} plans with per-layer costs, "
+                        f"which measured latency does not have; use sampler = \"tpe\" or "
+                        f"[budget] latency_source = \"profile\"")
 
 
 def _check_buildable(spec: SearchSpec) -> None:
@@ -338,8 +488,10 @@ def apply_overrides(spec: SearchSpec, **overrides: Any) -> SearchSpec:
         return spec
     data = _to_sections(spec)
     where = {k: sec for sec, keys in _SECTIONS.items() for k in keys}
-    where.update({"target_accuracy": "target", "train_batch": "training"})
-    rename = {"target_accuracy": "accuracy", "train_batch": "batch", "memory_bytes": "memory"}
+    where.update({"target_accuracy": "target", "train_batch": "training", "device": "budget",
+                  "train_device": "training", "precision": "training"})
+    rename = {"target_accuracy": spec.metric, "train_batch": "batch", "memory_bytes": "memory",
+              "train_device": "device"}
     for key, value in given.items():
         section = "budget" if key == "memory_bytes" else where.get(key)
         if section is None:
@@ -358,7 +510,8 @@ def _to_sections(spec: SearchSpec) -> dict[str, Any]:
         "candidates": {"variants": list(spec.choices[0])},
         "budget": {"mode": spec.mode, "headroom": spec.headroom},
         "training": {"steps": spec.steps, "batch": spec.train_batch, "lr": spec.lr,
-                     "seeds": spec.seeds, "eval_every": spec.eval_every},
+                     "seeds": spec.seeds, "eval_every": spec.eval_every,
+                     "device": spec.train_device, "precision": spec.precision},
         "task": dict(spec.task_options),
     }
     if spec.storage:
@@ -372,10 +525,13 @@ def _to_sections(spec: SearchSpec) -> dict[str, Any]:
         if d[key] is not None:
             data["candidates"][key] = d[key]
     if spec.target_accuracy is not None:
-        data["target"] = {"accuracy": spec.target_accuracy}
+        data["target"] = {spec.metric: spec.target_value}
+    if spec.latency_source != "roofline":
+        data["budget"]["latency_source"] = spec.latency_source
     for key, dst in (("device", "device"), ("memory_bytes", "memory"),
-                     ("latency_ms", "latency_ms")):
-        if d[key] is not None:
+                     ("latency_ms", "latency_ms"), ("latency_profile", "profile"),
+                     ("latency_threads", "threads")):
+        if d.get(key) is not None:
             data["budget"][dst] = d[key]
     return data
 

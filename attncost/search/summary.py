@@ -101,6 +101,7 @@ class SearchSummary:
     trials: list[TrialRow] = field(default_factory=list)
     converged: str | None = None
     elapsed_s: float | None = None
+    latency_source: str | None = None  # roofline, a profile's prediction, or measured
 
     @property
     def name(self) -> str:
@@ -182,6 +183,7 @@ def summarise(spec: Any, study: Any, trainer: Any, elapsed_s: float | None = Non
               ) -> SearchSummary:
     """The answer (single-objective) or the Pareto front (multi), the baseline, every
     architecture and every run of ``study``."""
+    from .objective import latency_source
     from .runner import make_loop
     from .storage import storage_for
 
@@ -203,7 +205,8 @@ def summarise(spec: Any, study: Any, trainer: Any, elapsed_s: float | None = Non
         architectures=[row(a) for a in archs],
         trials=[trial_row(t) for t in study.trials],
         baseline=row(baseline) if baseline in ev.candidates else None,
-        converged=study.user_attrs.get("converged"), elapsed_s=elapsed_s)
+        converged=study.user_attrs.get("converged"), elapsed_s=elapsed_s,
+        latency_source=latency_source(spec))
     if spec.multi:
         out.pareto = [row(c.arch) for c in ev.pareto_front()]
     else:

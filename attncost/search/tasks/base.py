@@ -26,6 +26,7 @@ describes exactly), ``check`` (checks across options) and ``train`` (the loop of
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 from ...config import AttentionConfig, ModelConfig
@@ -84,12 +85,22 @@ class Task:
     def higher_is_better(self) -> bool:
         return get_metric(self.metric).higher_is_better
 
-    def resolve(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The defaults with the ``given`` options over them, each checked, then
-        :meth:`check`."""
-        opts = resolve_options(self.name, self.options, given)
+    def resolve(self, given: Mapping[str, Any] | None = None,
+                base_dir: str | Path | None = None) -> dict[str, Any]:
+        """The defaults with the ``given`` options over them, each checked (``path``
+        options made absolute against ``base_dir``), then :meth:`check`."""
+        opts = resolve_options(self.name, self.options, given, base_dir)
         self.check(opts)
         return opts
+
+    def input_kind_of(self, opts: dict[str, Any]) -> str:
+        """The input kind for these options (``input_kind`` unless a task lets an option
+        choose)."""
+        return self.input_kind
+
+    def metric_of(self, opts: dict[str, Any]) -> str:
+        """The metric for these options (``metric`` unless a task lets an option choose)."""
+        return self.metric
 
     def check(self, opts: dict[str, Any]) -> None:
         """Checks across options (override; raise :class:`TaskOptionError`)."""
@@ -141,9 +152,10 @@ class Task:
                            **self._input_fields(opts), **self._output_fields(opts), **base)
 
     def _input_fields(self, opts: dict[str, Any]) -> dict[str, Any]:
-        if self.input_kind == "tokens":
+        kind = self.input_kind_of(opts)
+        if kind == "tokens":
             return {"vocab": self.vocab(opts)}
-        if self.input_kind == "features":
+        if kind == "features":
             vocab = self.vocab(opts) if self.output_kind == "lm" else 0
             return {"features": self.features(opts), "vocab": vocab}
         raise AttncostError(f"task {self.name!r} has input kind 'patches': override model() "
@@ -158,8 +170,9 @@ class Task:
     # -- scoring and training ---------------------------------------------------------
 
     def evaluate(self, model: Any, x: Any, y: Any, batch: int = 512,
-                 autocast: Any = None) -> float:
-        """The task metric's raw value on ``(x, y)`` (every target that is not -100)."""
+                 metric: str | None = None) -> float:
+        """The raw value of ``metric`` (the task's by default) on ``(x, y)``, every target
+        that is not -100; under the caller's autocast, if any."""
         import torch
         import torch.nn.functional as F
 
@@ -167,8 +180,7 @@ class Task:
         preds, targets, nlls = [], [], []
         with torch.no_grad():
             for i in range(0, len(x), batch):
-                with autocast() if autocast is not None else _null():
-                    logits = model(x[i:i + batch])
+                logits = model(x[i:i + batch])
                 logits = logits.float().reshape(-1, logits.shape[-1])
                 target = y[i:i + batch].reshape(-1)
                 keep = target != -100
@@ -176,13 +188,15 @@ class Task:
                 targets.append(target[keep])
                 nlls.append(F.cross_entropy(logits[keep], target[keep], reduction="none"))
         model.train()
-        return get_metric(self.metric).value(torch.cat(preds), torch.cat(targets),
-                                             torch.cat(nlls))
+        return get_metric(metric or self.metric).value(torch.cat(preds), torch.cat(targets),
+                                                       torch.cat(nlls))
 
-    def score(self, model: Any, x: Any, y: Any, batch: int = 512, autocast: Any = None
-              ) -> float:
-        """The search's score in [0, 1] (higher better) of the task metric on ``(x, y)``."""
-        return get_metric(self.metric).to_score(self.evaluate(model, x, y, batch, autocast))
+    def score(self, model: Any, x: Any, y: Any, batch: int = 512,
+              metric: str | None = None) -> float:
+        """The search's score in [0, 1] (higher better) of ``metric`` (the task's by
+        default) on ``(x, y)``."""
+        m = metric or self.metric
+        return get_metric(m).to_score(self.evaluate(model, x, y, batch, m))
 
     def train(self, model_config: ModelConfig, opts: dict[str, Any], **kw: Any) -> Any:
         """Train one candidate (:func:`attncost.search.tasks.training.train`)."""
@@ -190,8 +204,3 @@ class Task:
 
         return train(self, model_config, opts, **kw)
 
-
-def _null() -> Any:
-    import contextlib
-
-    return contextlib.nullcontext()

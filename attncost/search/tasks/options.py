@@ -1,7 +1,9 @@
 """A task's typed option schema: what the spec's ``[task]`` section may hold.
 
 Every option declares its type — any JSON/TOML value: ``int``, ``float``, ``str``, ``bool``,
-``list`` (optionally of one ``item`` type), ``table`` (a TOML table / JSON object) or ``any`` —
+``list`` (optionally of one ``item`` type), ``table`` (a TOML table / JSON object) or ``any``;
+or ``path``, a string naming an existing file, made absolute (a relative path is relative to
+the spec file's folder, so that worker processes and other machines read the same file) —
 its default (or ``required``), help, and limits (``minimum``/``maximum`` for numbers and for
 the items of a numeric list, ``choices``). A bad value gets one line naming the field:
 ``[task] seq_len = 'long' is invalid: must be an integer ≥ 8``; a bad list item names its
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 from ...errors import AttncostError
@@ -19,9 +22,10 @@ from ...errors import AttncostError
 #: Option types and the Python values each accepts (bool is never a number).
 KINDS: dict[str, tuple[type, ...]] = {
     "int": (int,), "float": (int, float), "str": (str,), "bool": (bool,),
-    "list": (list, tuple), "table": (dict,), "any": (object,)}
+    "list": (list, tuple), "table": (dict,), "any": (object,), "path": (str,)}
 _NOUNS = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
-          "list": "a list", "table": "a table", "any": "any value"}
+          "list": "a list", "table": "a table", "any": "any value",
+          "path": "the path of a file"}
 
 
 class TaskOptionError(AttncostError):
@@ -93,7 +97,7 @@ class TaskOption:
 
     def _plural(self, kind: str) -> str:
         word = {"int": "integers", "float": "numbers", "str": "strings", "bool": "booleans",
-                "list": "lists", "table": "tables", "any": "values"}[kind]
+                "list": "lists", "table": "tables", "any": "values", "path": "paths"}[kind]
         return word + self._range()
 
     def _allowed_of(self, kind: str) -> str:
@@ -110,10 +114,25 @@ class TaskOption:
         return f" ≤ {hi}" if hi is not None else ""
 
 
+def _path(option: TaskOption, value: str, base_dir: str | Path | None) -> str:
+    """A ``path`` option's value made absolute (relative to ``base_dir``, else the working
+    directory); it must name an existing file."""
+    p = Path(value).expanduser()
+    if not p.is_absolute():
+        p = Path(base_dir or ".") / p
+    p = p.resolve()
+    if not value or not p.is_file():
+        raise TaskOptionError(f"[task] {option.name} = {value!r} is invalid: no such file "
+                              f"({p})")
+    return str(p)
+
+
 def resolve_options(task_name: str, options: tuple[TaskOption, ...],
-                    given: Mapping[str, Any] | None) -> dict[str, Any]:
+                    given: Mapping[str, Any] | None,
+                    base_dir: str | Path | None = None) -> dict[str, Any]:
     """The defaults with ``given`` over them, each checked; an unknown name is refused with
-    the allowed ones listed, a missing required one named."""
+    the allowed ones listed, a missing required one named; ``path`` options are made
+    absolute against ``base_dir``."""
     given = dict(given or {})
     known = {o.name: o for o in options}
     for key in given:
@@ -124,6 +143,8 @@ def resolve_options(task_name: str, options: tuple[TaskOption, ...],
     for o in options:
         if o.name in given:
             out[o.name] = o.check(given[o.name])
+            if o.kind == "path" and out[o.name] is not None:
+                out[o.name] = _path(o, out[o.name], base_dir)
         elif o.required:
             raise TaskOptionError(f"[task] {o.name} is required for task {task_name!r}: "
                                   f"{o.help or o.allowed()}")

@@ -110,6 +110,8 @@ def train(task: "Task", model_config: ModelConfig, opts: dict[str, Any] | None =
     model, opt, sched = _model_and_optimizer(model_config, seed, steps, lr, weight_decay,
                                              dev.name)
     scaler = dev.scaler()
+    name = task.metric_of(opts)  # passed only when options choose it (user scores keep
+    metric = {} if name == task.metric else {"metric": name}  # their signature)
     gen = torch.Generator().manual_seed(seed)
     history: list[tuple[int, float]] = []
     start = time.perf_counter()
@@ -119,7 +121,8 @@ def train(task: "Task", model_config: ModelConfig, opts: dict[str, Any] | None =
         _step(model, opt, x_tr[idx], y_tr[idx], dev, scaler, step, lr)
         sched.step()
         if step % eval_every == 0 or step == steps:
-            score = task.score(model, x_va, y_va, autocast=dev.autocast)
+            with dev.autocast():
+                score = task.score(model, x_va, y_va, **metric)
             history.append((step, score))
             if on_eval is not None:
                 on_eval(step, score)

@@ -1,0 +1,434 @@
+"""Judging the kernel-level predictor on held-out configurations, beside today's 6-constant
+model and the raw roofline, all measured in the same run (imports torch).
+
+Held out (never fitted on): single layers of every variant with a PyTorch module at two odd
+sizes (:data:`LAYER_SIZES`), each implementation and masking the variant supports; and whole
+models (:func:`held_out_models`): ``seed-imdb`` (standard and Efficient), a 4-block ViT as in
+``search/edge-digits.toml`` (standard, and a mixed arrangement), ``gpt2`` at 32 tokens.
+Each is timed forward (``infer``) and forward + backward (``train``) on every thread count
+asked for (:mod:`attncost.latency.measure`'s protocol).
+
+The three predictions of each timing:
+
+* ``kernel`` — :class:`~attncost.latency.predictor.Predictor` fitted on the profile alone;
+* ``six_constant`` — :func:`attncost.budget.calibrated_latency`, its six constants fitted
+  (:func:`attncost.validate.fit_latency`) on the calibration set, ``attncost validate``'s
+  ``small`` grid (d_model 96, 3 heads, 77 tokens, batch 3, biases, masking and
+  implementations) timed in this run at the same thread count — its best chance;
+* ``roofline`` — :func:`attncost.budget.roofline` on a device made from the profile (peak:
+  the fastest matmul it timed; bandwidth: the fastest element-wise op), efficiency 1.
+
+Timings are cached as they finish (``<csv>.timings.json``): an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import ConfigError
+from .predictor import profiled_device
+
+TOLERANCE = 0.15
+GOAL = 0.90
+MODELS = ("kernel", "six_constant", "roofline")
+#: (d_model, heads, seq_len, batch) of the held-out single layers: odd, not in any grid.
+LAYER_SIZES = ((80, 5, 45, 2), (192, 6, 150, 1))
+CSV_FIELDS = ("case", "kind", "variant", "mode", "threads", "measured_s", "iqr_s",
+              *(f"{m}_s" for m in MODELS), *(f"{m}_error" for m in MODELS))
+
+
+@dataclass(frozen=True)
+class Case:
+    """One configuration to time: a single layer (variant, AttentionConfig) or a model."""
+
+    name: str
+    kind: str  # "layer", "model" or "calibration"
+    variant: str
+    target: Any
+
+
+def _layer_cases(sizes: Any, kind: str, bias: tuple[bool, ...] = (False,)) -> list[Case]:
+    from .. import variants
+    from ..config import AttentionConfig
+    from ..nn import has_module
+
+    out = []
+    for d, h, ell, b in sizes:
+        for name in variants.builtin_names():
+            v = variants.get(name)
+            if not has_module(name):
+                continue
+            for impl in ("materialised", "fused") if v.impl_matters else ("materialised",):
+                for causal in (False, True) if v.supports_causal else (False,):
+                    for bb in bias:
+                        cfg = AttentionConfig(d_model=d, heads=h, seq_len=ell, batch=b,
+                                              impl=impl, causal=causal, bias=bb)
+                        label = (f"{name} {impl}{' causal' if causal else ''}"
+                                 f"{' bias' if bb else ''} d{d} h{h} ℓ{ell} b{b}")
+                        out.append(Case(label, kind, name, (name, cfg)))
+    return out
+
+
+def held_out_models() -> list[Case]:
+    """seed-imdb (standard, Efficient), the edge-digits ViT (standard; a mixed arrangement)
+    and gpt2 at 32 tokens, batch 1."""
+    from ..config import AttentionConfig, ModelConfig, preset
+
+    def vit(layers: tuple[str, ...]) -> ModelConfig:
+        return ModelConfig(name="digits-vit", layers=layers, d_ff=128, image_size=8,
+                           patch_size=2, channels=1, pooling="mean", class_head=(10,),
+                           max_positions=16, pre_norm=True, final_norm=True,
+                           attention=AttentionConfig(d_model=64, heads=4, seq_len=16, batch=1))
+
+    mixed = ("standard", "mqa", "efficient", "linformer")
+    models = [("seed-imdb", preset("seed-imdb")),
+              ("seed-imdb efficient", preset("seed-imdb", variant="efficient")),
+              ("edge-digits ViT standard×4", vit(("standard",) * 4)),
+              ("edge-digits ViT " + ",".join(mixed), vit(mixed)),
+              ("gpt2 ℓ32", preset("gpt2", seq_len=32, batch=1))]
+    return [Case(n, "model", "+".join(dict.fromkeys(m.layers)), m) for n, m in models]
+
+
+def held_out() -> list[Case]:
+    """Every held-out configuration (see the module docstring)."""
+    return _layer_cases(LAYER_SIZES, "layer") + held_out_models()
+
+
+def smoke_cases() -> list[Case]:
+    """A handful of held-out cases (a plumbing check, not a judgement): the smaller layer
+    size of standard and Efficient, and seed-imdb."""
+    keep = {"standard", "efficient"}
+    layers = [c for c in _layer_cases(LAYER_SIZES[:1], "layer") if c.variant in keep]
+    return layers[:3] + held_out_models()[:1]
+
+
+def calibration_cases() -> list[Case]:
+    """``attncost validate``'s ``small`` grid: what the 6-constant model is fitted on."""
+    return _layer_cases(((96, 3, 77, 3),), "calibration", bias=(False, True))
+
+
+# -- measuring ------------------------------------------------------------------------------
+
+
+def module_and_input(case: Case) -> tuple[Any, Any]:
+    import torch
+
+    from .measure import layer_input, model_input
+
+    torch.manual_seed(0)
+    if case.kind == "model":
+        from ..nn.model import TransformerModel
+
+        return TransformerModel(case.target, dropout=0.0), model_input(case.target)
+    from ..nn import build_attention
+
+    name, cfg = case.target
+    return build_attention(name, cfg), layer_input(cfg)
+
+
+class Timings:
+    """Measured (median, IQR) by case, mode and threads, kept in a JSON file as they come;
+    a cache made on another machine or torch (``identity``) is not reused."""
+
+    def __init__(self, path: Path | None, identity: str = "") -> None:
+        self.path, self.identity = path, identity
+        self.data: dict[str, list[float]] = {}
+        if path is not None and path.exists():
+            try:
+                raw = json.loads(path.read_text(encoding="utf-8"))
+                if raw.get("identity") == identity:
+                    self.data = {k: [float(a), float(b)] for k, (a, b) in
+                                 raw["timings"].items()}
+            except (ValueError, TypeError, AttributeError, KeyError):
+                self.data = {}  # a damaged cache: measure again
+
+    def get(self, case: Case, mode: str, threads: int, measure: Callable[[], tuple]) -> tuple:
+        key = f"{case.kind}|{case.name}|{mode}|{threads}"
+        if key not in self.data:
+            self.data[key] = list(measure())
+            if self.path is not None:
+                tmp = self.path.with_name(self.path.name + ".tmp")
+                tmp.write_text(json.dumps({"identity": self.identity, "timings": self.data},
+                                          indent=0), encoding="utf-8")
+                os.replace(tmp, self.path)
+        return tuple(self.data[key])
+
+
+def measure_cases(cases: list[Case], threads: int, timings: Timings,
+                  progress: Callable[[str], None] | None = None) -> dict[tuple, tuple]:
+    """(case name, kind, mode) → (median, IQR) seconds for every case, both modes;
+    ``progress(what)`` before each case."""
+    from .measure import time_module
+
+    out = {}
+    for case in cases:
+        if progress:
+            progress(f"{case.name} ×{threads}")
+        built: list[Any] = []
+
+        def run(mode: str) -> tuple:
+            if not built:
+                built.extend(module_and_input(case))
+            return time_module(built[0], built[1], mode, threads)
+
+        for mode in ("infer", "train"):
+            out[(case.kind, case.name, mode)] = timings.get(case, mode, threads,
+                                                            lambda m=mode: run(m))
+    return out
+
+
+# -- the three predictions ---------------------------------------------------------------------
+
+
+def ops_of(case: Case) -> list[Any]:
+    from ..api import estimate, estimate_model
+
+    if case.kind == "model":
+        return estimate_model(case.target).ops
+    name, cfg = case.target
+    return estimate(name, cfg).ops
+
+
+def fit_six_constant(cases: list[Case], measured: dict[tuple, tuple]) -> dict[str, dict]:
+    """The 6-constant model (:func:`attncost.budget.calibrated_latency`) fitted on
+    ``cases``' timings, as ``attncost validate`` fits it."""
+    from ..budget import LATENCY_TERMS, latency_features
+    from ..validate import fit_latency
+
+    feats = [latency_features(ops_of(c)) for c in cases]
+    out = {}
+    for mode, key in (("infer", "latency_fwd_s"), ("train", "latency_fwdbwd_s")):
+        coef = fit_latency([f[key] for f in feats],
+                           [measured[(c.kind, c.name, mode)][0] for c in cases])
+        out[key] = dict(zip(LATENCY_TERMS, coef))
+    return out
+
+
+def _rel(pred: float, meas: float) -> float:
+    return (pred - meas) / meas if meas > 0 else float("inf")
+
+
+def predictions(case: Case, mode: str, threads: int, predictor: Any, six: dict,
+                device: Any) -> dict[str, float]:
+    """The three models' seconds for ``case``."""
+    from ..budget import calibrated_latency, roofline
+    from .predictor import graph_of
+
+    ops = ops_of(case)
+    graph = graph_of(case.target)
+    return {"kernel": predictor.predict(graph, mode, threads=threads),
+            "six_constant": calibrated_latency(ops, six, mode),
+            "roofline": roofline(ops, device, "fp32", mode).latency_s}
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+def check_threads(prof: Any, threads: list[int]) -> list[int]:
+    """``threads``, each profiled (a one-line error names the missing one)."""
+    missing = [t for t in threads if t not in prof.threads]
+    if missing:
+        raise ConfigError(f"threads={missing[0]} was not profiled; the profile has "
+                          f"{', '.join(map(str, prof.threads))}: profile it first")
+    return threads
+
+
+def judge(profile_path: str | Path, out_csv: str | Path | None = None, *,
+          threads: list[int] | None = None, cases: list[Case] | None = None,
+          progress: Callable[[str], None] | None = None, predictor: Any = None
+          ) -> tuple[list[dict], dict]:
+    """Time the held-out ``cases`` (default :func:`held_out`) and the calibration set on each
+    thread count; rows of measured and predicted seconds, and the summary. With ``out_csv``,
+    writes it, ``<stem>-summary.json``, ``<stem>.txt`` and ``<stem>.png``. ``predictor``: a
+    fitted :class:`~attncost.latency.predictor.Predictor` (default: fitted on the profile
+    alone)."""
+    from .predictor import Predictor
+    from .profile import load_profile
+
+    prof = load_profile(profile_path)
+    counts = check_threads(prof, threads or list(prof.threads))
+    predictor = Predictor.fit(prof) if predictor is None else predictor
+    cases = held_out() if cases is None else cases
+    calib = calibration_cases()
+    path = None if out_csv is None else Path(out_csv)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    import torch
+
+    from .profile import machine_info
+
+    timings = Timings(None if path is None else path.with_name(path.stem + ".timings.json"),
+                      f"{machine_info()['processor']}|{os.cpu_count()}|torch {torch.__version__}")
+    load = [os.getloadavg()[0]]
+    rows, fits = [], {}
+    for t in counts:
+        measured = measure_cases(calib + cases, t, timings, progress)
+        six = fits[t] = fit_six_constant(calib, measured)
+        device = profiled_device(prof, t)
+        for case in cases:
+            for mode in ("infer", "train"):
+                med, iqr = measured[(case.kind, case.name, mode)]
+                pred = predictions(case, mode, t, predictor, six, device)
+                rows.append({"case": case.name, "kind": case.kind, "variant": case.variant,
+                             "mode": mode, "threads": t, "measured_s": med, "iqr_s": iqr,
+                             **{f"{m}_s": pred[m] for m in MODELS},
+                             **{f"{m}_error": _rel(pred[m], med) for m in MODELS}})
+    load.append(os.getloadavg()[0])
+    summary = summarise(rows, prof, predictor, fits, load, len(calib), str(profile_path))
+    if path is not None:
+        write(rows, summary, path)
+    return rows, summary
+
+
+# -- the summary and the files ------------------------------------------------------------------
+
+
+def score(rows: list[dict], model: str) -> dict[str, Any]:
+    """Share within ±15 %, median and 90th-percentile absolute relative error of ``model``."""
+    errs = sorted(abs(r[f"{model}_error"]) for r in rows)
+    if not errs:
+        return {"n": 0}
+    return {"n": len(errs), "share_within_15pct": sum(e <= TOLERANCE for e in errs) / len(errs),
+            "median_abs_error": statistics.median(errs),
+            "p90_abs_error": errs[min(len(errs) - 1, int(0.9 * len(errs)))]}
+
+
+def _split(rows: list[dict], key: str) -> dict[str, dict]:
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(str(r[key]), []).append(r)
+    return {g: {m: score(rs, m) for m in MODELS} for g, rs in groups.items()}
+
+
+def summarise(rows: list[dict], prof: Any, predictor: Any, fits: dict, load: list[float],
+              calibration: int, profile_path: str) -> dict[str, Any]:
+    """The figures the issue asks for: the kernel predictor's held-out share within ±15 %
+    and median absolute error (top level), the same for the 6-constant model and the
+    roofline, split by threads, mode and kind, and how they were measured."""
+    overall = {m: score(rows, m) for m in MODELS}
+    kern = overall["kernel"]
+    return {
+        "share_within_15pct": kern.get("share_within_15pct"),
+        "median_abs_error": kern.get("median_abs_error"),
+        "goal": f"≥ {GOAL:.0%} of held-out timings within ±{TOLERANCE:.0%}",
+        "goal_met": (kern.get("share_within_15pct") or 0) >= GOAL,
+        "held_out_timings": len(rows),
+        "held_out_configurations": len({(r["kind"], r["case"]) for r in rows}),
+        "models": overall,
+        "by_threads": _split(rows, "threads"), "by_mode": _split(rows, "mode"),
+        "by_kind": _split(rows, "kind"),
+        "profile": {"file": profile_path, "machine": prof.machine, "torch": prof.torch,
+                    "threads": prof.threads, "date": prof.date,
+                    "measurements": len(prof.measurements)},
+        "kernel_predictor": {"dispatch_s_per_op": {f"{t}|{m}": v for (t, m), v in
+                                                   predictor.dispatch_s.items()},
+                             "in_situ_factor": {f"{t}|{m}": v for (t, m), v in
+                                                predictor.in_situ.items()},
+                             "backward_launch_s": {str(t): v for t, v in
+                                                   predictor.launch_s.items()}},
+        "six_constant_fit": {str(t): f for t, f in fits.items()},
+        "six_constant_calibration_configurations": calibration,
+        "timing": "torch.utils.benchmark blocked runs (min 0.05 s), lowest of 3 medians; "
+                  "infer: forward under no_grad; train: zero_grad + forward + backward; eval "
+                  "mode; fp32; CPU",
+        "load_average_1min": load,
+    }
+
+
+def write(rows: list[dict], summary: dict, csv_path: Path) -> None:
+    """The CSV, ``<stem>-summary.json`` and the figure ``<stem>.png``."""
+    import csv
+
+    from .. import plots
+    from ..files import write_text
+
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = csv_path.with_name(csv_path.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, csv_path)
+    write_text(csv_path.with_name(csv_path.stem + "-summary.json"),
+               json.dumps(summary, indent=2, default=str) + "\n")
+    write_text(csv_path.with_suffix(".txt"), text_report(rows, summary) + "\n")
+    plots.save(figure(rows, summary), csv_path.with_suffix(".png"))
+
+
+def text_report(rows: list[dict], summary: dict) -> str:
+    """The summary as plain text: each model's share within ±15 % and median error, overall
+    and by threads, mode and kind; then the worst held-out timings of the kernel predictor."""
+    names = {"kernel": "kernel-level predictor", "six_constant": "6-constant model",
+             "roofline": "raw roofline"}
+
+    def line(label: str, scores: dict) -> str:
+        cells = [f"{scores[m]['share_within_15pct']:6.1%} {scores[m]['median_abs_error']:6.1%}"
+                 if scores[m].get("n") else f"{'—':>6} {'—':>6}" for m in MODELS]
+        return f"{label:<22}" + "".join(f"  {c:>15}" for c in cells)
+
+    prof = summary["profile"]
+    out = [f"Held-out latency: {summary['held_out_configurations']} configurations, "
+           f"{summary['held_out_timings']} timings on {prof['machine'].get('processor')} "
+           f"(torch {prof['torch']}; profile {prof['file']}, {prof['measurements']} "
+           f"measurements, {prof['date']})",
+           f"Goal: {summary['goal']} — "
+           f"{'met' if summary['goal_met'] else 'NOT met'} by the kernel-level predictor",
+           "", f"{'':<22}" + "".join(f"  {names[m]:>15.15}" for m in MODELS),
+           f"{'(within ±15 %, median |error|)':<22}",
+           line("all", summary["models"])]
+    for key, label in (("by_threads", "threads"), ("by_mode", "mode"), ("by_kind", "kind")):
+        for group, scores in summary[key].items():
+            out.append(line(f"  {label} {group}", scores))
+    worst = sorted(rows, key=lambda r: -abs(r["kernel_error"]))[:10]
+    out += ["", "Largest kernel-predictor errors:"]
+    out += [f"  {r['kernel_error']:+7.1%}  {r['case']} {r['mode']} ×{r['threads']}: measured "
+            f"{r['measured_s'] * 1e3:.3f} ms, predicted {r['kernel_s'] * 1e3:.3f} ms"
+            for r in worst]
+    out += ["", f"Timing: {summary['timing']}; 1-minute load average "
+            f"{summary['load_average_1min'][0]:.2f} → {summary['load_average_1min'][1]:.2f}"]
+    return "\n".join(out)
+
+
+def figure(rows: list[dict], summary: dict) -> Any:
+    """Predicted against measured, one panel per model, ±15 % band, log axes; colours by
+    thread count, markers by mode."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(13, 4.4))
+    axes = fig.subplots(1, len(MODELS))
+    titles = {"kernel": "kernel-level predictor", "six_constant": "6-constant model",
+              "roofline": "raw roofline (profiled peaks)"}
+    colours = {0: "#0072B2", 1: "#D55E00", 2: "#009E73"}
+    threads = sorted({r["threads"] for r in rows})
+    for ax, model in zip(axes, MODELS):
+        for i, t in enumerate(threads):
+            for mode, marker in (("infer", "o"), ("train", "^")):
+                pts = [(r["measured_s"], r[f"{model}_s"]) for r in rows
+                       if r["threads"] == t and r["mode"] == mode and r[f"{model}_s"] > 0]
+                if pts:
+                    x, y = zip(*pts)
+                    ax.scatter(x, y, s=14, marker=marker, alpha=0.75,
+                               color=colours[i % 3], label=f"{t} thr, {mode}")
+        lo = min(r["measured_s"] for r in rows) / 3
+        hi = max(r["measured_s"] for r in rows) * 3
+        ax.plot([lo, hi], [lo, hi], color="0.3", lw=1, ls="--")
+        ax.fill_between([lo, hi], [lo * 0.85, hi * 0.85], [lo * 1.15, hi * 1.15],
+                        color="0.5", alpha=0.2, lw=0)
+        s = summary["models"][model]
+        ax.set_title(f"{titles[model]}\n{s['share_within_15pct']:.0%} within ±15 %, "
+                     f"median error {s['median_abs_error']:.0%}", fontsize=10)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("measured latency (s)")
+        ax.set_ylabel("predicted latency (s)")
+    axes[0].legend(loc="upper left", fontsize=7)
+    fig.suptitle(f"Held-out latency on {summary['profile']['machine'].get('processor', 'CPU')}"
+                 f" ({summary['held_out_configurations']} configurations, "
+                 f"{summary['held_out_timings']} timings); band: ±15 %", fontsize=10)
+    fig.tight_layout()
+    return fig

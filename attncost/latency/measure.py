@@ -1,0 +1,101 @@
+"""Measured latency: a PyTorch module of :mod:`attncost.nn` timed in eager mode on this
+machine (imports torch), and the predicted latency of a model from a profile (for the search).
+
+Timing protocol (the same for the profile's reference layers and the judged configurations):
+``torch.utils.benchmark`` blocked runs on ``threads`` threads, the lowest of ``repeats``
+medians; ``infer``: a forward under ``torch.no_grad``; ``train``: ``zero_grad`` (gradients
+set to None), a forward and a backward seeded with a fixed output gradient (no optimizer
+step). Modules are in eval mode (dropout off) in both, as ``attncost validate`` times them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ConfigError
+from .predictor import check_mode, predictor_for
+
+
+def time_module(module: Any, x: Any, mode: str, threads: int, *, min_run_time: float = 0.05,
+                repeats: int = 3) -> tuple[float, float]:
+    """(median, IQR) seconds of one ``infer`` forward or one ``train`` forward + backward of
+    ``module(x)`` (see the module docstring)."""
+    import torch
+
+    from .profile import time_fn
+
+    check_mode(mode)
+    module.eval()
+    if mode == "infer":
+        def run() -> None:
+            with torch.no_grad():
+                module(x)
+    else:
+        with torch.no_grad():
+            grad = torch.randn_like(module(x))
+
+        def run() -> None:
+            module.zero_grad(set_to_none=True)
+            module(x).backward(grad)
+    return time_fn(run, threads, min_run_time, repeats)
+
+
+def layer_input(cfg: Any, grad: bool = True) -> Any:
+    """A (batch, seq_len, d_model) input of an attention layer (a fixed seed)."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(cfg.batch, cfg.seq_len, cfg.d_model, generator=g, requires_grad=grad)
+
+
+def model_input(m: Any) -> Any:
+    """Token ids (batch, seq_len) or images (batch, channels, H, W) for a ModelConfig."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    a = m.attention
+    if m.is_vision:
+        return torch.randn(a.batch, m.channels, m.image_size, m.image_size, generator=g)
+    return torch.randint(0, max(m.vocab, 1), (a.batch, a.seq_len), generator=g)
+
+
+def _sized(model_config: Any, batch: int | None, seq_len: int | None) -> Any:
+    from ..api import model_config as resolve
+
+    m = resolve(model_config)
+    over = {k: v for k, v in (("batch", batch), ("seq_len", seq_len)) if v is not None}
+    return m.with_(**over) if over else m
+
+
+def measure_latency(model_config: Any, batch: int | None = None, seq_len: int | None = None,
+                    threads: int = 1, mode: str = "infer", *, min_run_time: float = 0.05,
+                    repeats: int = 3) -> float:
+    """Measured seconds of a whole model (a :class:`~attncost.config.ModelConfig` or a preset
+    name) in torch eager on this machine: ``infer`` one forward, ``train`` forward + backward;
+    ``batch`` and ``seq_len`` override the model's."""
+    from .profile import check_threads
+
+    check_mode(mode)
+    (t,) = check_threads(threads)
+    m = _sized(model_config, batch, seq_len)
+    import torch
+
+    from ..nn.model import TransformerModel
+
+    torch.manual_seed(0)
+    model = TransformerModel(m, dropout=0.0)
+    return time_module(model, model_input(m), mode, t, min_run_time=min_run_time,
+                       repeats=repeats)[0]
+
+
+def predicted_latency(model_config: Any, profile: Any, mode: str = "infer", *,
+                      batch: int | None = None, seq_len: int | None = None,
+                      threads: int | None = None) -> float:
+    """Predicted seconds of a whole model from a device profile (a file, a
+    :class:`~attncost.latency.profile.Profile` or a fitted
+    :class:`~attncost.latency.predictor.Predictor`): what a search can use for a candidate's
+    latency instead of the roofline."""
+    m = _sized(model_config, batch, seq_len)
+    if profile is None:
+        raise ConfigError("a profile is needed: a profile file from `attncost profile -o FILE`")
+    return predictor_for(profile).predict(m, mode, threads=threads)

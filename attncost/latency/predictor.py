@@ -1,0 +1,298 @@
+"""A latency predictor fitted on a device profile: one regressor per kernel kind, summed over
+a graph's operations, plus a per-operation dispatch cost.
+
+For each kernel kind (:data:`attncost.latency.kernels.KINDS`) and each of its two times
+(``fwd``: forward without autograd; ``train``: forward with autograd plus backward), the
+predictor fits
+
+* a **baseline** t ≈ c₀ + c₁·work + c₂·aux, non-negative, least squares on relative error
+  (work: the kernel's FLOPs or elements; aux: its bytes for matmuls, the table for embeddings),
+  which carries the time past the profiled sizes linearly, and
+* a **residual** regressor (scikit-learn's ``ExtraTreesRegressor`` on the logarithms of the
+  features) of log(t / baseline): the shape effects a formula misses (blocking, vector
+  widths, thread partitioning, cache sizes), the per-kernel regressor of nn-Meter (Zhang et
+  al., MobiSys 2021).
+
+A graph's latency is Σ over its operations of the kernel's predicted time, plus
+``dispatch_s`` per operation (the framework's glue around each kernel — module calls, views,
+reshapes — fitted on the profile's reference layers when it has them, else 0), the kernels'
+sum scaled by an ``in_situ`` factor fitted on the same layers (kernels inside a layer run on
+operands another kernel just wrote, not on a timing loop's warm inputs; 1 without them), plus, for a
+training step, the backward's launch once (the ``launch`` measurement). A training step's
+kernel time is fwd + share·(train − launch − fwd), share the fraction of the operation's
+backward that runs (:class:`attncost.latency.kernels.KernelCall`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from ..errors import AttncostError, ConfigError
+from .kernels import KINDS, Features, KernelCall, kernel_calls
+from .profile import Measurement, Profile, load_profile
+
+MODES = ("infer", "train")
+#: The fewest measurements of a kind its residual regressor is fitted on (below: the
+#: baseline alone; a few trees on a handful of noisy points fit the noise).
+MIN_RESIDUAL_POINTS = 12
+
+
+def _log(v: float) -> float:
+    return math.log(max(float(v), 0.0) + 1.0)
+
+
+def _aux(kind: str, f: Features) -> float:
+    """The second work term of a kind's baseline: bytes of a matmul's operands and output
+    (fp32), an embedding's table; 0 otherwise."""
+    if kind == "linear":
+        return 4.0 * (f["m"] * f["k"] + f["k"] * f["n"] + f["m"] * f["n"])
+    if kind == "bmm":
+        return 4.0 * f["batch"] * (f["m"] * f["k"] + f["k"] * f["n"] + f["m"] * f["n"])
+    if kind == "sdpa":
+        return 4.0 * f["bh"] * (2 * f["q"] + 2 * f["kv"]) * f["d"]
+    if kind == "embedding":
+        return float(f["table"])
+    return 0.0
+
+
+def _work(kind: str, f: Features) -> float:
+    return float(f.get(KINDS[kind].work if kind in KINDS else "numel", f.get("numel", 1)))
+
+
+def _nnls_relative(rows: list[list[float]], times: list[float]) -> list[float]:
+    """Non-negative c minimising Σ ((rows·c − t)/t)² (scipy's NNLS on the scaled system)."""
+    import numpy as np
+    from scipy.optimize import nnls
+
+    a = np.asarray(rows, dtype=float) / np.asarray(times, dtype=float)[:, None]
+    scale = np.maximum(np.abs(a).max(axis=0), 1e-300)
+    coef, _ = nnls(a / scale, np.ones(len(times)))
+    return list(coef / scale)
+
+
+@dataclass
+class KindModel:
+    """One kernel kind's fitted time at one thread count, for one of fwd / train."""
+
+    kind: str
+    names: list[str]
+    baseline: list[float]
+    residual: Any = None  # a fitted scikit-learn regressor, or None (baseline only)
+    points: int = 0
+
+    def _rows(self, feats: Sequence[Features]) -> tuple[list[list[float]], list[list[float]]]:
+        base = [[1.0, _work(self.kind, f), _aux(self.kind, f)] for f in feats]
+        logs = [[_log(f.get(n, 0)) for n in self.names] + [_log(_work(self.kind, f))]
+                for f in feats]
+        return base, logs
+
+    def predict(self, feats: Sequence[Features]) -> list[float]:
+        """Seconds for each of ``feats``."""
+        import numpy as np
+
+        if not feats:
+            return []
+        base, logs = self._rows(feats)
+        b = np.asarray(base) @ np.asarray(self.baseline)
+        if self.residual is not None:
+            b = b * np.exp(self.residual.predict(np.asarray(logs)))
+        return [float(max(v, 0.0)) for v in b]
+
+
+def fit_kind(kind: str, feats: list[Features], times: list[float],
+             residual: bool = True, seed: int = 0) -> KindModel:
+    """:class:`KindModel` of ``kind`` from measured ``times`` at ``feats``."""
+    import numpy as np
+
+    names = sorted({n for f in feats for n in f if n != "flops"})
+    model = KindModel(kind, names, [0.0, 0.0, 0.0], points=len(times))
+    base, logs = model._rows(feats)
+    model.baseline = _nnls_relative(base, times)
+    if residual and len(times) >= MIN_RESIDUAL_POINTS:
+        from sklearn.ensemble import ExtraTreesRegressor
+
+        pred = np.asarray(base) @ np.asarray(model.baseline)
+        target = np.log(np.asarray(times) / np.maximum(pred, 1e-12))
+        model.residual = ExtraTreesRegressor(n_estimators=200, min_samples_leaf=2,
+                                             random_state=seed).fit(np.asarray(logs), target)
+    return model
+
+
+@dataclass
+class Predictor:
+    """Per-kind models at each profiled thread count, the backward launch and the dispatch
+    cost per operation. Build one with :meth:`fit`."""
+
+    models: dict[tuple[str, int, str], KindModel] = field(default_factory=dict)
+    launch_s: dict[int, float] = field(default_factory=dict)
+    dispatch_s: dict[tuple[int, str], float] = field(default_factory=dict)
+    in_situ: dict[tuple[int, str], float] = field(default_factory=dict)
+    threads: list[int] = field(default_factory=list)
+    source: str = ""
+    profile: Profile | None = None
+    excluded: tuple[str, ...] = ()
+
+    @classmethod
+    def fit(cls, prof: Profile | str | Any, *, residual: bool = True,
+            exclude: Sequence[str] = ()) -> "Predictor":
+        """Fit every kernel kind of ``prof`` (a :class:`Profile` or a path) at each thread
+        count it holds; ``exclude``: kinds left out (their operations then predict 0)."""
+        prof = load_profile(prof)
+        _check_fitting_libraries()
+        out = cls(threads=list(prof.threads),
+                  source=f"{prof.machine.get('processor', '?')}, torch {prof.torch}, "
+                         f"{prof.date}", profile=prof, excluded=tuple(exclude))
+        groups: dict[tuple[str, int], list[Measurement]] = {}
+        for m in prof.measurements:
+            groups.setdefault((m.kind, m.threads), []).append(m)
+        for (kind, t), ms in groups.items():
+            if kind == "launch":
+                out.launch_s[t] = min(max(m.train_s - m.fwd_s, 0.0) for m in ms)
+            elif kind in KINDS and kind not in exclude:
+                feats = [m.features for m in ms]
+                out.models[(kind, t, "fwd")] = fit_kind(kind, feats, [m.fwd_s for m in ms],
+                                                        residual)
+                out.models[(kind, t, "train")] = fit_kind(kind, feats,
+                                                          [m.train_s for m in ms], residual)
+        if not out.models:
+            raise ConfigError("the profile holds no kernel measurements to fit; run "
+                              "`attncost profile -o FILE`")
+        from .reference import fit_dispatch
+
+        fit_dispatch(out, prof)
+        return out
+
+    # -- prediction --------------------------------------------------------------------
+
+    def pick_threads(self, threads: int | None) -> int:
+        """``threads`` (it must be profiled), or the profile's first thread count."""
+        if threads is None:
+            return self.threads[0]
+        if threads not in self.threads:
+            raise ConfigError(f"threads={threads!r} was not profiled; the profile has "
+                              f"{', '.join(map(str, self.threads))}")
+        return threads
+
+    def call_times(self, calls: list[KernelCall], mode: str, threads: int | None = None
+                   ) -> list[float]:
+        """Seconds of each kernel call (no dispatch, no launch)."""
+        check_mode(mode)
+        t = self.pick_threads(threads)
+        launch = self.launch_s.get(t, 0.0)
+        out = [0.0] * len(calls)
+        by_kind: dict[str, list[int]] = {}
+        for i, c in enumerate(calls):
+            if not KINDS[c.kind].included:
+                by_kind.setdefault(c.kind, []).append(i)
+        for kind, idx in by_kind.items():
+            fwd_m = self.models.get((kind, t, "fwd"))
+            if fwd_m is None:
+                if kind in self.excluded:
+                    continue
+                raise ConfigError(f"the profile has no {kind!r} kernels at {t} thread(s) "
+                                  f"(operation {calls[idx[0]].op!r} runs as one); run "
+                                  f"`attncost profile -o FILE` to completion")
+            feats = [calls[i].features for i in idx]
+            fwd = fwd_m.predict(feats)
+            train = self.models[(kind, t, "train")].predict(feats) if mode == "train" else fwd
+            for j, i in enumerate(idx):
+                extra = max(train[j] - launch - fwd[j], 0.0) if mode == "train" else 0.0
+                out[i] = fwd[j] + calls[i].backward * extra
+        return out
+
+    def predict_calls(self, calls: list[KernelCall], mode: str, threads: int | None = None
+                      ) -> float:
+        """Seconds of a graph given as kernel calls: kernels × the in-situ factor +
+        dispatch + launch."""
+        t = self.pick_threads(threads)
+        total = sum(self.call_times(calls, mode, t)) * self.in_situ.get((t, mode), 1.0)
+        total += len(calls) * self.dispatch_s.get((t, mode), 0.0)
+        return total + (self.launch_s.get(t, 0.0) if mode == "train" else 0.0)
+
+    def predict(self, target: Any, mode: str = "infer", *, threads: int | None = None) -> float:
+        """Predicted seconds of a forward (``infer``) or forward + backward (``train``) of
+        ``target``: a graph, an :class:`~attncost.api.Estimate`, a
+        :class:`~attncost.config.ModelConfig`, or a (variant, AttentionConfig) pair."""
+        return self.predict_calls(kernel_calls(graph_of(target)), mode, threads)
+
+
+def profiled_device(prof: Any, threads: int) -> Any:
+    """A roofline device from a profile: peak = the fastest matmul timed (FLOP/s), bandwidth
+    = the fastest element-wise op (bytes read and written per second), fp32."""
+    from ..devices import Device
+
+    ms = prof.for_threads(threads)
+    peak = max(m.features["flops"] / m.fwd_s for m in ms
+               if m.kind in ("linear", "bmm") and m.fwd_s > 0)
+    bw = max((12 if m.kind == "binary" else 8) * m.features["numel"] / m.fwd_s for m in ms
+             if m.kind in ("binary", "copy") and m.fwd_s > 0)
+    return Device(name=f"profiled-cpu-{threads}t", title=f"this CPU, {threads} thread(s)",
+                  memory_bytes=1 << 40, bandwidth=bw, peak_flops={"fp32": peak},
+                  source="attncost profile", derived="peak and bandwidth: the profile's "
+                  "fastest matmul and element-wise op")
+
+
+def _check_fitting_libraries() -> None:
+    """One line, not a traceback, where scikit-learn (and its scipy) is missing."""
+    import importlib.util
+
+    for lib in ("scipy", "sklearn"):
+        if importlib.util.find_spec(lib) is None:
+            raise ConfigError("fitting a latency predictor on a profile needs scikit-learn: "
+                              "pip install -c constraints.txt -e '.[search]'")
+
+
+def check_mode(mode: Any) -> str:
+    if mode not in MODES:
+        raise ConfigError(f"unknown mode {mode!r}; allowed: {', '.join(MODES)}")
+    return mode
+
+
+def graph_of(target: Any) -> Any:
+    """The cost-model graph of a prediction target (see :meth:`Predictor.predict`)."""
+    from ..config import AttentionConfig, ModelConfig
+    from ..graphs import layer_graph, model_graph
+    from ..ops import Graph
+
+    if isinstance(target, Graph):
+        return target
+    if isinstance(target, ModelConfig):
+        return model_graph(target)
+    if isinstance(target, tuple) and len(target) == 2 and isinstance(target[1], AttentionConfig):
+        return layer_graph(target[0], target[1])
+    graph = getattr(target, "graph", None)
+    if isinstance(graph, Graph):
+        return graph
+    raise AttncostError(f"cannot predict the latency of {type(target).__name__}; give a Graph, "
+                        f"an Estimate, a ModelConfig or a (variant, AttentionConfig) pair")
+
+
+def predictor_for(profile: Any) -> Predictor:
+    """A :class:`Predictor` from itself, a :class:`Profile` or a profile file (fitted once
+    per file: cached by path and modification time)."""
+    if isinstance(profile, Predictor):
+        return profile
+    if isinstance(profile, Profile):
+        return Predictor.fit(profile)
+    from pathlib import Path
+
+    if not isinstance(profile, (str, Path)):
+        raise ConfigError(f"profile {profile!r} must be a profile file, a Profile or a "
+                          f"Predictor")
+    p = Path(profile)
+    key = (str(p.resolve()), p.stat().st_mtime if p.exists() else 0.0)
+    if key not in _FITTED:
+        _FITTED[key] = Predictor.fit(p)
+    return _FITTED[key]
+
+
+_FITTED: dict[tuple[str, float], Predictor] = {}
+
+
+def predict(target: Any, mode: str = "infer", *, profile: Any,
+            threads: int | None = None) -> float:
+    """Predicted seconds of ``target`` (see :meth:`Predictor.predict`) from ``profile`` (a
+    profile file, a :class:`Profile` or a fitted :class:`Predictor`)."""
+    return predictor_for(profile).predict(target, mode, threads=threads)
