@@ -496,18 +496,21 @@ def decode_costs(target: Any = "standard", n_tokens: int = 128, *,
     """Prefill and per-token decoding costs (:class:`DecodeCosts`) of ``target`` — a variant
     name (``layers`` of it under ``config`` and ``fields``), a :class:`ModelConfig`, a preset
     name or ``"hf:PATH"`` (``fields`` override the model's) — generating ``n_tokens`` tokens
-    after a prompt of ``prompt_len`` tokens (default: the configuration's ``seq_len``) for
+    after a prompt of ``prompt_len`` tokens (default: the configuration's ``seq_len``,
+    shortened so that prompt and generated tokens fit the model's longest context) for
     each of ``batch`` sequences; roofline times on ``device`` (a name or a Device)."""
     from .api import resolve_device
 
     n = _check_count("n_tokens", n_tokens)
     dev = resolve_device(device)
     t = _target(target, config, layers, dev, fields)
-    p = t.prompt if prompt_len is None else _check_count("prompt_len", prompt_len)
-    hi = p + n
     limit = min(t.max_context or MAX_CONTEXT, MAX_CONTEXT)
+    p = t.prompt if prompt_len is None else _check_count("prompt_len", prompt_len)
+    if prompt_len is None and p + n > limit and limit > n:
+        p = limit - n  # the default prompt: the configuration's seq_len, shortened to fit
+    hi = p + n
     if hi > limit:
-        raise ConfigError(f"prompt_len + n_tokens = {p} + {n} = {hi} exceeds the longest "
+        raise ConfigError(f"{t.title}: prompt_len + n_tokens = {p} + {n} = {hi} exceeds the longest "
                           f"context {limit:,} (its learned positions, max_seq_len or "
                           f"attncost's limit); generate fewer tokens or shorten the prompt")
     steps = _Steps(t, hi)

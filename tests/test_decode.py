@@ -186,3 +186,17 @@ def test_cli_decode(tmp_path):
     assert r.exit_code != 0 and "suffix" in r.output and "Traceback" not in r.output
     r = runner.invoke(app, ["estimate", "--decode", "0"])
     assert r.exit_code != 0 and "n_tokens" in r.output
+
+
+def test_default_prompt_is_shortened_to_fit_the_context_and_an_explicit_one_is_refused():
+    """gpt2 has 1,024 learned positions and seq_len 1,024: the default prompt leaves room for
+    the generated tokens; a prompt the user gives is never changed, and one too long is a
+    one-line error naming the model."""
+    import attncost as ac
+    from attncost.errors import ConfigError
+
+    d = ac.decode_costs("gpt2", 128)
+    assert (d.prompt_len, d.n_tokens) == (1024 - 128, 128)
+    with pytest.raises(ConfigError, match=r"gpt2.*1000 \+ 128 = 1128 exceeds the longest "
+                                          r"context 1,024"):
+        ac.decode_costs("gpt2", 128, prompt_len=1000)

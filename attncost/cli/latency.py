@@ -131,7 +131,8 @@ def decode(
     tokens: Annotated[int, typer.Option("--tokens", "-n", help="Tokens generated per "
                                         "sequence.", parser=parse_int, metavar="INT")] = 128,
     prompt_len: Annotated[Optional[int], typer.Option(
-        help="Prompt tokens per sequence (default: each model's seq_len).", parser=parse_int,
+        help="Prompt tokens per sequence (default: each model's seq_len, shortened so that "
+             "prompt and generated tokens fit its context).", parser=parse_int,
         metavar="INT")] = None,
     batch: Annotated[int, typer.Option(help="Sequences decoded together.", parser=parse_int,
                                        metavar="INT")] = 1,
