@@ -126,17 +126,7 @@ def _params_active(f: "GraphFacts") -> Any:
     their E (``Tensor.active``; Shazeer et al. 2017, arXiv 1701.06538), everything else in
     full (router, shared experts, attention, embeddings and LM head); equal to ``params`` for
     a dense model. Parameters sharing a ``share_key`` count once."""
-    seen: set[str] = set()
-    counts = []
-    for t in f.graph.tensors.values():
-        if t.role != "param":
-            continue
-        if t.share_key:
-            if t.share_key in seen:
-                continue
-            seen.add(t.share_key)
-        counts.append(t.numel if t.active is None else t.active)
-    return f.add_all(counts)
+    return f.add_all([t.numel if t.active is None else t.active for t in f.unique_params])
 
 
 # -- FLOPs ---------------------------------------------------------------------------------

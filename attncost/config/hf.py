@@ -75,15 +75,20 @@ class HFConfig:
     def has(self, key: str) -> bool:
         return self.data.get(key) is not None
 
+    def _absent(self, key: str, default: Any) -> Any:
+        """``default`` for an absent or null field; an error if the field is required
+        (``default`` is ``...``)."""
+        if default is ...:
+            raise ConfigError(f"{self.where}: missing required field {key!r} (model_type "
+                              f"{self.model_type!r})")
+        return default
+
     def integer(self, key: str, default: Any = ..., *, minimum: int = 1) -> Any:
         """An integer field (≥ ``minimum``); ``default`` when absent or null (required if
         no default is given)."""
         value = self.data.get(key)
         if value is None:
-            if default is ...:
-                raise ConfigError(f"{self.where}: missing required field {key!r} (model_type "
-                                  f"{self.model_type!r})")
-            return default
+            return self._absent(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise self._bad(key, value, f"an integer >= {minimum}")
         return value
@@ -107,10 +112,7 @@ class HFConfig:
     def text(self, key: str, default: Any = ..., allowed: Mapping[str, Any] | None = None) -> Any:
         value = self.data.get(key)
         if value is None:
-            if default is ...:
-                raise ConfigError(f"{self.where}: missing required field {key!r} (model_type "
-                                  f"{self.model_type!r})")
-            return default
+            return self._absent(key, default)
         if not isinstance(value, str) or (allowed is not None and value not in allowed):
             raise self._bad(key, value, ", ".join(sorted(allowed)) if allowed else "a string")
         return value

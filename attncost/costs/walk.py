@@ -90,10 +90,10 @@ class GraphFacts:
     # -- parameters ---------------------------------------------------------------------
 
     @cached_property
-    def param_counts(self) -> tuple[Size, Size]:
-        """(weights, biases); parameters sharing a ``share_key`` count once."""
+    def unique_params(self) -> tuple[Any, ...]:
+        """The parameter tensors, those sharing a ``share_key`` (tied weights) once."""
         seen: set[str] = set()
-        weights, biases = [], []
+        out = []
         for t in self.graph.tensors.values():
             if t.role != "param":
                 continue
@@ -101,7 +101,14 @@ class GraphFacts:
                 if t.share_key in seen:
                     continue
                 seen.add(t.share_key)
-            (biases if t.param_kind == "bias" else weights).append(t.numel)
+            out.append(t)
+        return tuple(out)
+
+    @cached_property
+    def param_counts(self) -> tuple[Size, Size]:
+        """(weights, biases); parameters sharing a ``share_key`` count once."""
+        weights = [t.numel for t in self.unique_params if t.param_kind != "bias"]
+        biases = [t.numel for t in self.unique_params if t.param_kind == "bias"]
         return self.add_all(weights), self.add_all(biases)
 
     @property
