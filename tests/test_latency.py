@@ -426,3 +426,20 @@ def test_in_situ_factor_and_dispatch_are_recovered_from_two_reference_sizes():
     one = Predictor.fit(tiny, residual=False)
     assert one.in_situ[(1, "infer")] == 1.0
     assert one.dispatch_s[(1, "infer")] == pytest.approx(DISPATCH["infer"], rel=1e-6)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["profile", "-o", "p.txt"], "--out p.txt: the suffix must be .json"),
+    (["validate-latency", "p.json", "-o", "l.png"], "--out l.png: the suffix must be .csv"),
+    (["decode", "-o", "t.txt"], "--out t.txt: the suffix must be .md, .json or .csv"),
+])
+def test_output_suffixes_are_checked_before_any_work(tmp_path, monkeypatch, args, fragment):
+    """validate-latency -o l.png used to write its CSV there and then the figure over it."""
+    from typer.testing import CliRunner
+
+    from attncost.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 2 and r.output.strip() == f"error: {fragment}"
+    assert not list(tmp_path.iterdir())

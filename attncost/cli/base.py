@@ -336,6 +336,13 @@ def writable(*paths: Path | None, folder: bool = False, figures: Sequence[Path |
             check_writable(p, folder=folder)
 
 
+def require_suffix(path: Path, allowed: Sequence[str], flag: str = "--out") -> None:
+    """Refuse an output path whose suffix is not one of ``allowed`` (one line)."""
+    if path.suffix not in allowed:
+        raise AttncostError(f"{flag} {path}: the suffix must be {', '.join(allowed[:-1])}"
+                            f"{' or ' if len(allowed) > 1 else ''}{allowed[-1]}")
+
+
 def given(name: str) -> bool:
     """Whether the user typed option ``name`` (not its default) in the running command."""
     from typer._click.globals import get_current_context

@@ -13,7 +13,7 @@ import typer
 
 from ..errors import AttncostError, UnsupportedError
 from ..units import human_bytes, human_count, human_seconds
-from .base import (DevFile, DeviceOpt, FormatOpt, Fmt, app, console, echo_json, friendly,
+from .base import (require_suffix, DevFile, DeviceOpt, FormatOpt, Fmt, app, console, echo_json, friendly,
                    load_extras, parse_int, writable, write_csv)
 
 
@@ -151,8 +151,7 @@ def decode(
 
     outs = list(out or [])
     for p in outs:
-        if p.suffix not in (".md", ".json", ".csv"):
-            raise AttncostError(f"--out {p}: the suffix must be .md, .json or .csv")
+        require_suffix(p, (".md", ".json", ".csv"))
     writable(*outs)
     load_extras(None, devices_file)
     rows, left_out = [], {}
@@ -230,6 +229,7 @@ def profile(
 
     Example: attncost profile -o profiles/cpu.json --threads 1 --threads 2
     """
+    require_suffix(out, (".json",))
     writable(out)
     from .base import needs
 
@@ -273,6 +273,7 @@ def validate_latency(
 
     Example: attncost validate-latency profiles/cpu.json -o reports/latency-cpu.csv -t 1 -t 2
     """
+    require_suffix(out, (".csv",))
     writable(out, figures=[out.with_suffix(".png")])
     from .base import needs
 
