@@ -33,6 +33,7 @@ LAYERS = {
     "mqa": dict(variant="mqa"),
     "gqa-2": dict(variant="gqa", kv_heads=2),
     "mla": dict(variant="mla", bias=False),
+    "mla-odd-rope": dict(variant="mla", rope_dim=3),  # an odd RoPE width (d_head 30 → 15)
     "kernel-linear": dict(variant="kernel-linear"),
 }
 
@@ -93,6 +94,25 @@ def test_layer_decoding_matches_the_loop_exactly(case):
         costs.first.bytes / dev.bandwidth))
     assert costs.first.bound == "memory"
     assert costs.first.tokens_per_s == pytest.approx(2 / costs.first.latency_s)
+
+
+def test_rope_rotates_pairs_and_leaves_an_odd_last_element():
+    """RoPE is a rotation (norms kept), the identity at position 0, relative (q·k depends on
+    the distance only), and an odd width's last element stays as it is."""
+    from attncost.nn.attention import LatentAttention
+
+    rope = LatentAttention.rope
+    torch.manual_seed(0)
+    for dim in (1, 2, 3, 8, 15):
+        t = torch.randn(2, 6, 3, dim)
+        out = rope(t)
+        assert torch.allclose(out.norm(dim=-1), t.norm(dim=-1), atol=1e-5)
+        assert torch.allclose(out[:, 0], t[:, 0])
+        if dim % 2:
+            assert torch.equal(out[..., -1], t[..., -1])
+        q, k = torch.randn(1, 1, 1, dim), torch.randn(1, 1, 1, dim)
+        dots = [(rope(q, a) * rope(k, a + 2)).sum() for a in (0, 3, 7)]
+        assert torch.allclose(torch.stack(dots), dots[0].expand(3), atol=1e-4)
 
 
 MODELS = ["gpt2", "llama", "llama-tied-mqa", "mistral", "mixtral", "gemma2", "phi",

@@ -221,6 +221,9 @@ def profile(
     threads: Threads = None,
     quick: Annotated[bool, typer.Option("--quick", help="About a fifth of the kernel shapes "
                                         "(a smoke run; predictions are rougher).")] = False,
+    rounds: Annotated[int, typer.Option("--rounds", help="Passes over the whole grid, minutes "
+                                        "apart; each measurement keeps its lowest (a shared "
+                                        "machine's slow spells).", min=1, max=10)] = 2,
 ) -> None:
     """Time the kernels attncost's operations become on this machine (matmuls, batched
     matmuls, fused attention, softmax, norms, activations, masks, copies; forward and
@@ -244,7 +247,7 @@ def profile(
         def progress(done: int, total: int, what: str) -> None:
             bar.update(task, completed=done, total=total, description=what)
 
-        prof = run_profile(out, threads=counts, quick=quick, progress=progress)
+        prof = run_profile(out, threads=counts, quick=quick, progress=progress, rounds=rounds)
     console(stderr=True).print(
         f"{len(prof.measurements)} measurements on {prof.machine.get('processor')} "
         f"(torch {prof.torch}, threads {', '.join(map(str, prof.threads))}) in {out}")

@@ -24,6 +24,11 @@ Fn = Callable[[], Any]
 #: measurement of the grid takes more than tens of milliseconds on a small CPU.
 MAX_NUMEL = 1 << 23
 MAX_FLOPS = 1 << 30
+#: Kinds timed up to :data:`BIG_NUMEL` elements (an embedding: its table), past the 32 MiB
+#: where every allocation is fresh pages: the sums of tied gradients, copies and scalings of
+#: large tensors, an LM's embedding backward (a dense gradient of the whole table).
+BIG_NUMEL_KINDS = ("binary", "copy", "scalar", "embedding")
+BIG_NUMEL = 1 << 26
 
 
 def _t(*shape: int, grad: bool = False) -> Any:
@@ -188,7 +193,7 @@ def build(kind: str, features: Features) -> tuple[Fn, Fn]:
     reference layer for ``layer:…`` kinds, :mod:`attncost.latency.reference`)."""
     from . import reference
 
-    if kind.startswith(reference.PREFIX):
+    if reference.is_reference(kind):
         return reference.build(kind, features)
     if kind not in BUILDERS:
         raise unknown("kernel kind to profile", kind, BUILDERS)
@@ -202,37 +207,60 @@ def _log_int(rng: random.Random, lo: int, hi: int) -> int:
     return int(round(math.exp(rng.uniform(math.log(lo), math.log(hi)))))
 
 
-def _matmul_shapes(rng: random.Random, count: int, batched: bool) -> list[Features]:
+#: (batch, m, k, n) ranges of the matmul grids: wide, then the sizes models use.
+WIDE_LINEAR = {"m": (1, 8192), "k": (4, 4096), "n": (1, 65536)}
+WIDE_BMM = {"batch": (1, 512), "m": (1, 2048), "k": (1, 512), "n": (1, 2048)}
+MODEL_LINEAR = {"m": (1, 2048), "k": (16, 4096), "n": (16, 4096)}
+MODEL_BMM = {"batch": (1, 96), "m": (4, 512), "k": (4, 512), "n": (4, 512)}
+
+
+def _matmul_shapes(rng: random.Random, count: int, batched: bool,
+                   ranges: dict[str, tuple[int, int]] | None = None) -> list[Features]:
+    """Log-uniform matmul shapes in ``ranges`` (default: the wide ones) of at most
+    :data:`MAX_FLOPS`; a model-sized draw rounds k and n to a multiple of 16 half the time,
+    as model widths are."""
+    wide = ranges is None
+    ranges = ranges or (WIDE_BMM if batched else WIDE_LINEAR)
     out: list[Features] = []
     while len(out) < count:
-        if batched:
-            f = {"batch": _log_int(rng, 1, 512), "m": _log_int(rng, 1, 2048),
-                 "k": _log_int(rng, 1, 512), "n": _log_int(rng, 1, 2048)}
-        else:
-            f = {"m": _log_int(rng, 1, 8192), "k": _log_int(rng, 4, 4096),
-                 "n": _log_int(rng, 1, 65536), "bias": rng.randint(0, 1)}
+        f = {name: _log_int(rng, *ranges[name]) for name in ranges}
+        if not wide and rng.random() < 0.5:
+            f.update(k=_round_up(f["k"]), n=_round_up(f["n"]))
+        if not batched:
+            f["bias"] = rng.randint(0, 1)
         f["flops"] = 2 * f.get("batch", 1) * f["m"] * f["k"] * f["n"]
         if f["flops"] <= MAX_FLOPS:
             out.append(f)
     return out
 
 
-def _sdpa_shapes(rng: random.Random, count: int) -> list[Features]:
+def _round_up(n: int, quantum: int = 16) -> int:
+    return -(-n // quantum) * quantum
+
+
+def _sdpa_shapes(rng: random.Random, count: int, bh: tuple[int, int] = (1, 64),
+                 length: tuple[int, int] = (4, 2048), head: tuple[int, int] = (4, 128)
+                 ) -> list[Features]:
+    """Equal lengths, each rounded up to a multiple of 16 half the time (on its own), so
+    the fit sees aligned and tail-path lengths of queries and keys; batch·heads, lengths and
+    head widths log-uniform in the given ranges."""
     out: list[Features] = []
     while len(out) < count:
-        ell = _log_int(rng, 4, 2048)
-        f = {"bh": _log_int(rng, 1, 64), "q": ell, "kv": ell, "d": _log_int(rng, 4, 128),
+        ell = _log_int(rng, *length)
+        q, kv = (_round_up(ell) if rng.random() < 0.5 else ell for _ in range(2))
+        f = {"bh": _log_int(rng, *bh), "q": q, "kv": kv, "d": _log_int(rng, *head),
              "causal": rng.randint(0, 1)}
-        f["flops"] = 4 * f["bh"] * ell * ell * f["d"]
+        f["flops"] = 4 * f["bh"] * q * kv * f["d"]
         if f["flops"] <= MAX_FLOPS:
             out.append(f)
     return out
 
 
 def _numel_shapes(rng: random.Random, kind: str, count: int) -> list[Features]:
+    top = BIG_NUMEL if kind in BIG_NUMEL_KINDS and kind != "embedding" else MAX_NUMEL
     out: list[Features] = []
     for i in range(count):  # evenly spread over log sizes, jittered
-        lo = math.log(16) + (math.log(MAX_NUMEL) - math.log(16)) * i / max(count - 1, 1)
+        lo = math.log(16) + (math.log(top) - math.log(16)) * i / max(count - 1, 1)
         numel = max(1, int(math.exp(lo + rng.uniform(-0.3, 0.3))))
         f: Features = {"numel": numel}
         if kind in ("layernorm", "rmsnorm"):
@@ -241,8 +269,9 @@ def _numel_shapes(rng: random.Random, kind: str, count: int) -> list[Features]:
             f["cols"] = min(numel, _log_int(rng, 2, 4096))
         elif kind == "embedding":
             width = min(numel, _log_int(rng, 8, 1024))
+            table = math.exp(lo * math.log(BIG_NUMEL) / math.log(MAX_NUMEL))  # to BIG_NUMEL
             f.update(rows=max(1, numel // width), numel=max(1, numel // width) * width,
-                     table=_log_int(rng, 2, 65536) * width)
+                     table=max(2, int(table) // width) * width)
         out.append(f)
     return out
 
@@ -250,8 +279,12 @@ def _numel_shapes(rng: random.Random, kind: str, count: int) -> list[Features]:
 def grid(quick: bool = False, seed: int = 0) -> list[tuple[str, Features]]:
     """(kind, features) of every measurement of a profile: matmuls, batched matmuls and
     fused attention over drawn shapes; every other kind over element counts from 16 to
-    :data:`MAX_NUMEL`; the backward launch once; the reference layers
-    (:func:`attncost.latency.reference.reference_layers`). ``quick``: about a fifth as many
+    :data:`MAX_NUMEL` (:data:`BIG_NUMEL` for :data:`BIG_NUMEL_KINDS`); the backward launch
+    once; the reference layers and models
+    (:func:`attncost.latency.reference.reference_layers`); then more fused attention, matmuls
+    and batched matmuls in the sizes models use (batch·heads ≤ 64, 8–512 tokens, heads 8–128
+    wide; :data:`MODEL_LINEAR`, :data:`MODEL_BMM`), drawn from a second stream so that the
+    shapes before them do not move. ``quick``: about a fifth as many
     kernel shapes."""
     from .reference import reference_layers
 
@@ -264,9 +297,13 @@ def grid(quick: bool = False, seed: int = 0) -> list[tuple[str, Features]]:
     out: list[tuple[str, Features]] = [("launch", {"numel": 1})]
     out += [("linear", f) for f in _matmul_shapes(rng, n(110), batched=False)]
     out += [("bmm", f) for f in _matmul_shapes(rng, n(110), batched=True)]
-    out += [("sdpa", f) for f in _sdpa_shapes(rng, n(40))]
+    out += [("sdpa", f) for f in _sdpa_shapes(rng, n(64))]
     for k in ("embedding", "layernorm", "rmsnorm", "softmax", "softmax-strided", "gelu",
               "silu", "tanh", "elu", "relu", "rope", "make-mask", "mask", "dropout", "reduce",
               "binary", "scalar", "copy"):
-        out += [(k, f) for f in _numel_shapes(rng, k, n(14))]
+        out += [(k, f) for f in _numel_shapes(rng, k, n(18 if k in BIG_NUMEL_KINDS else 14))]
+    model_sized = random.Random(seed + 1)  # its own stream: the shapes above stay as they were
+    out += [("sdpa", f) for f in _sdpa_shapes(model_sized, n(48), (1, 64), (8, 512), (8, 128))]
+    out += [("linear", f) for f in _matmul_shapes(model_sized, n(64), False, MODEL_LINEAR)]
+    out += [("bmm", f) for f in _matmul_shapes(model_sized, n(48), True, MODEL_BMM)]
     return out + reference_layers()

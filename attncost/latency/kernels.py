@@ -32,7 +32,9 @@ class KernelKind:
     """One kind of kernel: ``matches(op, graph)`` says whether a graph operation runs as it;
     ``features(op, graph)`` gives the sizes its time depends on; ``work`` names the feature
     whose time is (roughly) proportional to it (FLOPs for matmuls, elements otherwise);
-    ``included``: the operation's time is measured with another kind's (0 of its own)."""
+    ``included``: the operation's time is measured with another kind's (0 of its own);
+    ``timed_as``: the kind whose forward timing this one's time is read from (None: its own);
+    ``train_only``: work that only a training step's backward does (no forward, no glue)."""
 
     name: str
     doc: str
@@ -40,6 +42,8 @@ class KernelKind:
     features: Callable[[Op, Graph], Features]
     work: str = "numel"
     included: bool = False
+    timed_as: str | None = None
+    train_only: bool = False
 
 
 KINDS: dict[str, KernelKind] = {}
@@ -47,11 +51,13 @@ KINDS: dict[str, KernelKind] = {}
 
 def kind(name: str, doc: str, matches: Callable[[Op, Graph], bool],
          features: Callable[[Op, Graph], Features] | None = None, *, work: str = "numel",
-         included: bool = False) -> KernelKind:
+         included: bool = False, timed_as: str | None = None,
+         train_only: bool = False) -> KernelKind:
     """Register kernel kind ``name`` (matched in registration order; a name once)."""
     if name in KINDS:
         raise AttncostError(f"kernel kind {name!r} is already registered")
-    KINDS[name] = KernelKind(name, doc, matches, features or _numel, work, included)
+    KINDS[name] = KernelKind(name, doc, matches, features or _numel, work, included, timed_as,
+                             train_only)
     return KINDS[name]
 
 
@@ -187,6 +193,10 @@ kind("scalar", "an element-wise op with a Python scalar: x·c, x + 1, x / c",
      lambda op, g: _ew(op) and op.fwd_per_elem == 1 and len(op.inputs) == 1)
 kind("copy", "a contiguous copy: head split and merge, expand, concatenation, padding; "
      "anything else element-wise (the fallback)", lambda op, g: True)
+kind("grad-accumulate", "the sum of a shared parameter's gradients in the backward (tied "
+     "embeddings and heads): an out-of-place add, timed as binary's forward; no graph "
+     "operation matches it (see shared_parameter_sums)", lambda op, g: False,
+     timed_as="binary", train_only=True)
 
 
 def classify(op: Op, graph: Graph) -> KernelKind:
@@ -233,7 +243,22 @@ def kernel_calls(graph: Graph, input_requires_grad: bool = True) -> list[KernelC
                 raise AttncostError(f"operation {op.name!r}: {name}={v!r} is not an exact "
                                     f"integer; latency needs a graph built from numbers")
         out.append(KernelCall(op.name, k.name, feats, _backward_share(op, need)))
-    return out
+    return out + shared_parameter_sums(graph)
+
+
+def shared_parameter_sums(graph: Graph) -> list[KernelCall]:
+    """A ``grad-accumulate`` call for each use of a parameter beyond its first (tensors with
+    one ``share_key`` or one root are one parameter): autograd adds the gradients of every
+    use, out of place — for GPT-2's tied 50,257 × 768 table, 154 MB a step."""
+    uses: dict[str, list[int]] = {}
+    for op in graph.ops:
+        for t in dict.fromkeys(graph.root(n) for n in op.inputs):
+            tensor = graph.tensors[t]
+            if tensor.role == "param":
+                uses.setdefault(tensor.share_key or t, []).append(int(tensor.numel))
+    return [KernelCall(f"{key}.grad_sum{i}", "grad-accumulate", {"numel": sizes[0]}, 1.0)
+            for key, sizes in uses.items() for i in range(1, len(sizes))
+            if isinstance(sizes[0], int)]
 
 
 def block_prefix(name: str) -> str:

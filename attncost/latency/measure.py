@@ -69,13 +69,16 @@ def _sized(model_config: Any, batch: int | None, seq_len: int | None) -> Any:
 
 def measure_latency(model_config: Any, batch: int | None = None, seq_len: int | None = None,
                     threads: int = 1, mode: str = "infer", *, min_run_time: float = 0.05,
-                    repeats: int = 3) -> float:
+                    repeats: int = 3, runtime: str = "torch") -> float:
     """Measured seconds of a whole model (a :class:`~attncost.config.ModelConfig` or a preset
-    name) in torch eager on this machine: ``infer`` one forward, ``train`` forward + backward;
-    ``batch`` and ``seq_len`` override the model's."""
+    name) on this machine: ``infer`` one forward, ``train`` forward + backward; ``batch`` and
+    ``seq_len`` override the model's; ``runtime``: ``torch`` (eager) or ``onnxruntime`` (the
+    model exported to ONNX, inference only: :mod:`attncost.latency.onnx`)."""
+    from .onnx import check_runtime
     from .profile import check_threads
 
     check_mode(mode)
+    check_runtime(runtime, mode)
     (t,) = check_threads(threads)
     m = _sized(model_config, batch, seq_len)
     import torch
@@ -84,6 +87,11 @@ def measure_latency(model_config: Any, batch: int | None = None, seq_len: int | 
 
     torch.manual_seed(0)
     model = TransformerModel(m, dropout=0.0)
+    if runtime == "onnxruntime":
+        from .onnx import time_onnxruntime
+
+        return time_onnxruntime(model, model_input(m), t, min_run_time=min_run_time,
+                                repeats=repeats)[0]
     return time_module(model, model_input(m), mode, t, min_run_time=min_run_time,
                        repeats=repeats)[0]
 

@@ -1,26 +1,32 @@
 """A latency predictor fitted on a device profile: one regressor per kernel kind, summed over
-a graph's operations, plus a per-operation dispatch cost.
+a graph's operations, plus the framework's overhead per operation.
 
 For each kernel kind (:data:`attncost.latency.kernels.KINDS`) and each of its two times
 (``fwd``: forward without autograd; ``train``: forward with autograd plus backward), the
 predictor fits
 
-* a **baseline** t ≈ c₀ + c₁·work + c₂·aux, non-negative, least squares on relative error
-  (work: the kernel's FLOPs or elements; aux: its bytes for matmuls, the table for embeddings),
-  which carries the time past the profiled sizes linearly, and
+* a **baseline** t ≈ c₀ + c₁·work + c₂·aux + Σ cⱼ·extraⱼ, non-negative, least squares on
+  relative error (work: the kernel's FLOPs or elements; aux: its bytes for matmuls, the table
+  for embeddings; extras: :func:`_extras` — fused attention's score elements, again where its
+  lengths are not a multiple of the vector width (a slower tail path), the rows of row-wise
+  kernels, and the elements of tensors too large for the allocator's cache, which are fresh
+  pages on every call), which carries the
+  time past the profiled sizes linearly, and
 * a **residual** regressor (scikit-learn's ``ExtraTreesRegressor`` on the logarithms of the
   features) of log(t / baseline): the shape effects a formula misses (blocking, vector
   widths, thread partitioning, cache sizes), the per-kernel regressor of nn-Meter (Zhang et
   al., MobiSys 2021).
 
-A graph's latency is Σ over its operations of the kernel's predicted time, plus
-``dispatch_s`` per operation (the framework's glue around each kernel — module calls, views,
-reshapes — fitted on the profile's reference layers when it has them, else 0), the kernels'
-sum scaled by an ``in_situ`` factor fitted on the same layers (kernels inside a layer run on
-operands another kernel just wrote, not on a timing loop's warm inputs; 1 without them), plus, for a
-training step, the backward's launch once (the ``launch`` measurement). A training step's
-kernel time is fwd + share·(train − launch − fwd), share the fraction of the operation's
-backward that runs (:class:`attncost.latency.kernels.KernelCall`).
+A graph's latency is Σ over its operations of the kernel's predicted time scaled by an
+``in_situ`` factor (kernels inside a layer run on operands another kernel just wrote, not on a
+timing loop's warm inputs), plus ``overhead_s``: seconds of framework glue per operation of
+each kind, per transformer block and per call (module calls, views, reshapes, Python), both
+fitted on the profile's reference layers and models (:mod:`attncost.latency.reference`), plus,
+for a training step, the backward's launch once (the ``launch`` measurement). A training
+step's kernel time is fwd + share·(train − launch − fwd), share the fraction of the
+operation's backward that runs (:class:`attncost.latency.kernels.KernelCall`); a
+``train_only`` kind (the sum of a tied parameter's gradients) costs its ``timed_as`` kind's
+forward in a training step and nothing in inference.
 """
 
 from __future__ import annotations
@@ -61,6 +67,58 @@ def _work(kind: str, f: Features) -> float:
     return float(f.get(KINDS[kind].work if kind in KINDS else "numel", f.get("numel", 1)))
 
 
+#: Floats in one vector register of this build's widest instruction set (AVX-512: 16): fused
+#: attention over lengths that are not a multiple of it takes a slower tail path.
+VECTOR_FLOATS = 16
+#: Bytes above which glibc's malloc maps fresh pages for every allocation (its largest
+#: dynamic mmap threshold on 64-bit Linux, 32 MiB): such tensors pay page faults each call.
+FRESH_PAGES_BYTES = 32 << 20
+
+
+def _tail(length: int) -> float:
+    """1 when ``length`` is not a multiple of :data:`VECTOR_FLOATS` (a tail path), else 0."""
+    return float(length % VECTOR_FLOATS != 0)
+
+
+def _residual_features(kind: str, f: Features) -> list[float]:
+    """What a kind's residual trees see beyond the logarithms of its features: fused
+    attention's tail flags and its score elements (log)."""
+    if kind == "sdpa":
+        return [_tail(f["kv"]), _tail(f["q"]), math.log(f["bh"] * f["q"] * f["kv"] + 1.0)]
+    return []
+
+
+def _rows(kind: str, f: Features) -> list[float]:
+    """The rows a row-wise kernel works through (a softmax's, a norm's, an embedding's
+    gathered rows): each costs a fixed amount on top of its elements, which dominates when
+    rows are short (a softmax over 3 columns takes ~25 ns an element, over 300 under 1)."""
+    width = {"softmax": "cols", "layernorm": "width", "rmsnorm": "width"}.get(kind)
+    if width:
+        return [f["numel"] / max(f[width], 1)]
+    return [float(f["rows"])] if kind == "embedding" else []
+
+
+def _extras(kind: str, f: Features) -> list[float]:
+    """The kind's extra baseline terms (see the module docstring): fused attention's score
+    elements (batch·heads × queries × keys: its softmax work, which dominates at small head
+    widths), and those again when the key length, and when the query length, is not a
+    multiple of :data:`VECTOR_FLOATS`; a row-wise kernel's rows (:func:`_rows`); element-wise
+    kinds' elements (an embedding's table) when one fp32 tensor of them exceeds
+    :data:`FRESH_PAGES_BYTES`."""
+    if kind == "sdpa":
+        scores = float(f["bh"] * f["q"] * f["kv"])
+        return [scores, scores * _tail(f["kv"]), scores * _tail(f["q"])]
+    if kind in ("linear", "bmm"):
+        return []
+    big = float(f["table"] if kind == "embedding" else f.get("numel", 0))
+    return [*_rows(kind, f), big * float(4 * big > FRESH_PAGES_BYTES)]
+
+
+def baseline_terms(kind: str, f: Features) -> list[float]:
+    """[1, work, aux, *extras] of a kind's baseline at features ``f``."""
+    return [1.0, _work(kind, f), _aux(kind, f), *_extras(kind, f)]
+
+
 def _nnls_relative(rows: list[list[float]], times: list[float]) -> list[float]:
     """Non-negative c minimising Σ ((rows·c − t)/t)² (scipy's NNLS on the scaled system)."""
     import numpy as np
@@ -83,9 +141,9 @@ class KindModel:
     points: int = 0
 
     def _rows(self, feats: Sequence[Features]) -> tuple[list[list[float]], list[list[float]]]:
-        base = [[1.0, _work(self.kind, f), _aux(self.kind, f)] for f in feats]
+        base = [baseline_terms(self.kind, f) for f in feats]
         logs = [[_log(f.get(n, 0)) for n in self.names] + [_log(_work(self.kind, f))]
-                for f in feats]
+                + _residual_features(self.kind, f) for f in feats]
         return base, logs
 
     def predict(self, feats: Sequence[Features]) -> list[float]:
@@ -107,7 +165,7 @@ def fit_kind(kind: str, feats: list[Features], times: list[float],
     import numpy as np
 
     names = sorted({n for f in feats for n in f if n != "flops"})
-    model = KindModel(kind, names, [0.0, 0.0, 0.0], points=len(times))
+    model = KindModel(kind, names, [], points=len(times))
     base, logs = model._rows(feats)
     model.baseline = _nnls_relative(base, times)
     if residual and len(times) >= MIN_RESIDUAL_POINTS:
@@ -122,12 +180,13 @@ def fit_kind(kind: str, feats: list[Features], times: list[float],
 
 @dataclass
 class Predictor:
-    """Per-kind models at each profiled thread count, the backward launch and the dispatch
-    cost per operation. Build one with :meth:`fit`."""
+    """Per-kind models at each profiled thread count, the backward launch, the in-situ factor
+    and the overhead per term (:func:`attncost.latency.reference.overhead_counts`) per
+    (threads, mode). Build one with :meth:`fit`."""
 
     models: dict[tuple[str, int, str], KindModel] = field(default_factory=dict)
     launch_s: dict[int, float] = field(default_factory=dict)
-    dispatch_s: dict[tuple[int, str], float] = field(default_factory=dict)
+    overhead_s: dict[tuple[int, str], dict[str, float]] = field(default_factory=dict)
     in_situ: dict[tuple[int, str], float] = field(default_factory=dict)
     threads: list[int] = field(default_factory=list)
     source: str = ""
@@ -159,9 +218,9 @@ class Predictor:
         if not out.models:
             raise ConfigError("the profile holds no kernel measurements to fit; run "
                               "`attncost profile -o FILE`")
-        from .reference import fit_dispatch
+        from .reference import fit_overheads
 
-        fit_dispatch(out, prof)
+        fit_overheads(out, prof)
         return out
 
     # -- prediction --------------------------------------------------------------------
@@ -184,8 +243,9 @@ class Predictor:
         out = [0.0] * len(calls)
         by_kind: dict[str, list[int]] = {}
         for i, c in enumerate(calls):
-            if not KINDS[c.kind].included:
-                by_kind.setdefault(c.kind, []).append(i)
+            k = KINDS[c.kind]
+            if not k.included and (mode == "train" or not k.train_only):
+                by_kind.setdefault(k.timed_as or c.kind, []).append(i)
         for kind, idx in by_kind.items():
             fwd_m = self.models.get((kind, t, "fwd"))
             if fwd_m is None:
@@ -199,16 +259,19 @@ class Predictor:
             train = self.models[(kind, t, "train")].predict(feats) if mode == "train" else fwd
             for j, i in enumerate(idx):
                 extra = max(train[j] - launch - fwd[j], 0.0) if mode == "train" else 0.0
-                out[i] = fwd[j] + calls[i].backward * extra
+                own_backward = not KINDS[calls[i].kind].train_only
+                out[i] = fwd[j] + calls[i].backward * extra * own_backward
         return out
 
     def predict_calls(self, calls: list[KernelCall], mode: str, threads: int | None = None
                       ) -> float:
         """Seconds of a graph given as kernel calls: kernels × the in-situ factor +
-        dispatch + launch."""
+        overhead + launch."""
+        from .reference import overhead_counts, overhead_seconds
+
         t = self.pick_threads(threads)
         total = sum(self.call_times(calls, mode, t)) * self.in_situ.get((t, mode), 1.0)
-        total += len(calls) * self.dispatch_s.get((t, mode), 0.0)
+        total += overhead_seconds(overhead_counts(calls), self.overhead_s.get((t, mode), {}))
         return total + (self.launch_s.get(t, 0.0) if mode == "train" else 0.0)
 
     def predict(self, target: Any, mode: str = "infer", *, threads: int | None = None) -> float:

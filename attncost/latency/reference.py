@@ -1,35 +1,73 @@
-"""Reference layers: the framework's cost per operation beyond its kernel.
+"""Reference layers and models: the framework's cost around the kernels.
 
 Eager PyTorch spends time around each kernel that no kernel timing contains: module calls,
-views and reshapes, Python. The profile times every registered variant's layer at two sizes
-(:data:`REFERENCE_SIZES`): a tiny one (d_model 16, 2 heads, 8 tokens, batch 1 — where kernels
-take almost nothing, so what is left is the framework's work per operation) and a small one
-(d_model 64, 4 heads, 64 tokens, batch 2 — where kernels matter, and run on operands that the
-previous operation just wrote rather than on the warm, repeated inputs of a kernel timing).
-:func:`fit_dispatch` sets, per thread count and mode, the predictor's ``dispatch_s`` (seconds
-per graph operation) and ``in_situ`` (the factor by which kernels inside a layer take longer
-than timed alone): the non-negative pair that best explains the layers' times from their
-predicted kernels (least squares on relative error). A profile with the tiny size only fits
-``dispatch_s`` with ``in_situ`` = 1. No judged configuration is among them.
+views and reshapes, Python. The profile times
+
+* every registered variant's **layer** at two sizes (:data:`REFERENCE_SIZES`): a tiny one
+  (d_model 16, 2 heads, 8 tokens, batch 1 — where kernels take almost nothing, so what is
+  left is the framework's work) and a small one (d_model 64, 4 heads, 64 tokens, batch 2 —
+  where kernels matter, and run on operands that the previous operation just wrote rather
+  than on the warm, repeated inputs of a kernel timing);
+* a few tiny **models** (:data:`REFERENCE_MODELS`: a GPT-2-shaped language model, a
+  mean-pooled classifier, a LLaMA-shaped model with RMSNorm and a gated MLP, a ViT), each
+  with 1 and 2 blocks — the glue of blocks, norms, feed-forwards and heads.
+
+:func:`fit_overheads` sets, per thread count and mode, the predictor's ``in_situ`` factor
+(how much longer kernels take inside a layer than timed alone) and its ``overhead_s``: the
+seconds of framework work per operation **of each kernel kind** (an ``nn.Linear`` call costs
+more glue than an in-place mask), per transformer block and per call of the whole graph —
+the non-negative values that best explain the references' times from their predicted
+kernels (least squares on relative error, scipy's NNLS). No judged configuration
+(:mod:`attncost.latency.judge`) is among them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections import Counter
+from typing import Any, Callable
 
-from .kernels import Features
+from .kernels import KINDS, Features, KernelCall
 
 PREFIX = "layer:"
+MODEL_PREFIX = "model:"
 REFERENCE_SIZE: Features = {"d_model": 16, "heads": 2, "seq_len": 8, "batch": 1}
 #: The sizes reference layers are timed at (see the module's docstring).
 REFERENCE_SIZES: tuple[Features, ...] = (
     REFERENCE_SIZE, {"d_model": 64, "heads": 4, "seq_len": 64, "batch": 2})
 
 
+def _tiny_vit(layers: int) -> Any:
+    from ..config import AttentionConfig, ModelConfig
+
+    return ModelConfig(name="ref-vit", layers=("standard",) * layers, d_ff=32, image_size=8,
+                       patch_size=4, channels=1, pooling="mean", class_head=(4,),
+                       max_positions=4, pre_norm=True, final_norm=True,
+                       attention=AttentionConfig(d_model=16, heads=2, seq_len=4, batch=1))
+
+
+def _tiny_preset(name: str, **extra: Any) -> Callable[[int], Any]:
+    def build(layers: int) -> Any:
+        from ..config import preset
+
+        return preset(name, d_model=16, heads=2, seq_len=8, batch=1, layers=layers, d_ff=32,
+                      vocab=64, **extra)
+    return build
+
+
+#: Tiny reference models by name: a builder of the ModelConfig with a given number of blocks.
+REFERENCE_MODELS: dict[str, Callable[[int], Any]] = {
+    "gpt2": _tiny_preset("gpt2", max_positions=8),
+    "seed-imdb": _tiny_preset("seed-imdb"),
+    "smollm2-135m": _tiny_preset("smollm2-135m", kv_heads=1),
+    "vit": _tiny_vit,
+}
+
+
 def reference_layers() -> list[tuple[str, Features]]:
-    """(kind, features) of the reference layers: ``layer:<variant>:<impl>:<causal>`` for
-    every built-in variant with a PyTorch module, each implementation that differs and each
-    masking it supports."""
+    """(kind, features) of the reference layers and models: ``layer:<variant>:<impl>:<causal>``
+    for every built-in variant with a PyTorch module, each implementation that differs and
+    each masking it supports, at each of :data:`REFERENCE_SIZES`; ``model:<name>`` for each
+    of :data:`REFERENCE_MODELS` with 1 and 2 blocks."""
     from .. import variants
     from ..nn import has_module
 
@@ -42,7 +80,14 @@ def reference_layers() -> list[tuple[str, Features]]:
             for causal in (0, 1) if v.supports_causal else (0,):
                 for size in REFERENCE_SIZES:
                     out.append((f"{PREFIX}{name}:{impl}:{causal}", dict(size)))
+    for name in REFERENCE_MODELS:
+        for layers in (1, 2):
+            out.append((f"{MODEL_PREFIX}{name}", {"layers": layers}))
     return out
+
+
+def is_reference(kind: str) -> bool:
+    return kind.startswith((PREFIX, MODEL_PREFIX))
 
 
 def parse(kind: str) -> tuple[str, str, bool]:
@@ -52,25 +97,42 @@ def parse(kind: str) -> tuple[str, str, bool]:
 
 
 def config(kind: str, f: Features) -> Any:
+    """The (variant, AttentionConfig) of a reference layer, or the ModelConfig of a
+    reference model."""
     from ..config import AttentionConfig
 
+    if kind.startswith(MODEL_PREFIX):
+        return REFERENCE_MODELS[kind[len(MODEL_PREFIX):]](f["layers"])
     name, impl, causal = parse(kind)
     return name, AttentionConfig(d_model=f["d_model"], heads=f["heads"], seq_len=f["seq_len"],
                                  batch=f["batch"], impl=impl, causal=causal)
 
 
+def graph(kind: str, f: Features) -> Any:
+    """The cost-model graph of a reference layer or model."""
+    from ..graphs import layer_graph, model_graph
+
+    cfg = config(kind, f)
+    return model_graph(cfg) if kind.startswith(MODEL_PREFIX) else layer_graph(*cfg)
+
+
 def build(kind: str, f: Features) -> tuple[Any, Any]:
-    """(infer, train) callables of a reference layer, timed as :mod:`.measure` times layers."""
+    """(infer, train) callables of a reference layer or model, timed as :mod:`.measure`
+    times them."""
     import torch
 
     from ..nn import build_attention
-    from .measure import layer_input
+    from ..nn.model import TransformerModel
+    from .measure import layer_input, model_input
 
-    name, cfg = config(kind, f)
+    cfg = config(kind, f)
     torch.manual_seed(0)
-    module = build_attention(name, cfg).eval()
-    x = layer_input(cfg)
-    grad = torch.randn(cfg.batch, cfg.seq_len, cfg.d_model)
+    if kind.startswith(MODEL_PREFIX):
+        module, x = TransformerModel(cfg, dropout=0.0).eval(), model_input(cfg)
+    else:
+        module, x = build_attention(*cfg).eval(), layer_input(cfg[1])
+    with torch.no_grad():
+        grad = torch.randn_like(module(x))
 
     def infer() -> None:
         with torch.no_grad():
@@ -83,51 +145,131 @@ def build(kind: str, f: Features) -> tuple[Any, Any]:
     return infer, train
 
 
-def fit_dispatch(pred: Any, prof: Any) -> None:
-    """Set ``pred.dispatch_s[(threads, mode)]`` and ``pred.in_situ[(threads, mode)]`` from the
-    profile's reference layers: the k, c ≥ 0 minimising Σ ((k·K_i + n_i·c − r_i) / m_i)², K_i
-    the layer's predicted kernel time, n_i its operations, m_i its measured time and r_i = m_i
-    less the backward's launch (train). With one size only (or a singular system): k = 1."""
-    from ..graphs import layer_graph
-    from .kernels import kernel_calls
+# -- overheads ------------------------------------------------------------------------------
 
+#: Overhead terms that are not kernel kinds: per operation of any kind (also the cost of a
+#: kind no reference exercised), once per graph, once per transformer block.
+OP, CALL, BLOCK = "op", "call", "block"
+#: Penalty weights tried for a kind's departure from the shared per-operation cost (relative
+#: error per µs; chosen per fit by leaving each reference variant or model out in turn).
+SPREAD_PENALTIES = (0.003, 0.01, 0.03, 0.1, 0.3)
+
+
+def overhead_counts(calls: list[KernelCall]) -> Counter[str]:
+    """How many times each overhead term occurs in a graph given as kernel calls: one per
+    operation of each kind (the backward's own sums, ``train_only`` kinds, run inside the
+    autograd engine and have none), one :data:`CALL` and one :data:`BLOCK` per
+    ``blocks.N.`` prefix."""
+    counts: Counter[str] = Counter(c.kind for c in calls if not KINDS[c.kind].train_only)
+    counts[CALL] = 1
+    blocks = {c.op.split(".", 2)[1] for c in calls if c.op.startswith("blocks.")}
+    if blocks:
+        counts[BLOCK] = len(blocks)
+    return counts
+
+
+def overhead_seconds(counts: Counter[str], per_term: dict[str, float]) -> float:
+    """Σ count × seconds of each term; a kind never fitted costs :data:`OP`'s seconds."""
+    default = per_term.get(OP, 0.0)
+    return sum(n * per_term.get(term, default) for term, n in counts.items())
+
+
+def fit_overheads(pred: Any, prof: Any) -> None:
+    """Set ``pred.in_situ[(threads, mode)]`` and ``pred.overhead_s[(threads, mode)]`` from the
+    profile's reference layers and models (:func:`fit_terms` on their predicted kernel times,
+    overhead counts and measured times, less the backward's launch in a training step). With
+    one layer size only, the in-situ factor is 1."""
     for t in prof.threads:
-        refs = [m for m in prof.for_threads(t) if m.kind.startswith(PREFIX)]
-        calls = [kernel_calls(layer_graph(*config(m.kind, m.features))) for m in refs]
-        sizes = {tuple(sorted(m.features.items())) for m in refs}
+        refs = [m for m in prof.for_threads(t) if is_reference(m.kind)]
+        if not refs:
+            continue
+        calls = [_calls(m.kind, m.features) for m in refs]
+        counts = [overhead_counts(c) for c in calls]
+        groups = [_group(m.kind) for m in refs]
+        sizes = {tuple(sorted(m.features.items())) for m in refs if m.kind.startswith(PREFIX)}
         for mode, attr in (("infer", "fwd_s"), ("train", "train_s")):
             launch = pred.launch_s.get(t, 0.0) if mode == "train" else 0.0
-            rows = [(sum(pred.call_times(c, mode, t)), float(len(c)),
-                     getattr(m, attr) - launch, getattr(m, attr)) for m, c in zip(refs, calls)]
-            k, c = _fit_scale_and_dispatch(rows) if len(sizes) > 1 else (1.0, None)
-            if c is None:
-                k, c = 1.0, _fit_dispatch_only(rows)
-            pred.in_situ[(t, mode)], pred.dispatch_s[(t, mode)] = k, c
+            kernels = _sums(pred.call_times([x for c in calls for x in c], mode, t), calls)
+            measured = [getattr(m, attr) for m in refs]
+            k, per_term = fit_terms(kernels, counts, [v - launch for v in measured], measured,
+                                    groups, fit_scale=len(sizes) > 1)
+            pred.in_situ[(t, mode)], pred.overhead_s[(t, mode)] = k, per_term
 
 
-def _fit_dispatch_only(rows: list[tuple[float, float, float, float]]) -> float:
-    """The c ≥ 0 minimising Σ ((K + n·c − r) / m)² (rows: K, n, r, m)."""
-    num = sum(n * (r - kt) / m ** 2 for kt, n, r, m in rows)
-    den = sum(n * n / m ** 2 for kt, n, r, m in rows)
-    return max(num / den, 0.0) if den else 0.0
+def _sums(times: list[float], calls: list[list[KernelCall]]) -> list[float]:
+    """Per-reference sums of ``times`` (one list of every reference's calls, in order: one
+    prediction per kind for all of them)."""
+    out, i = [], 0
+    for c in calls:
+        out.append(sum(times[i:i + len(c)]))
+        i += len(c)
+    return out
 
 
-def _fit_scale_and_dispatch(rows: list[tuple[float, float, float, float]]
-                            ) -> tuple[float, float | None]:
-    """The (k, c), both ≥ 0, minimising Σ ((k·K + n·c − r) / m)²; (1, None) when the
-    system is singular or k would be 0 (then only c is fitted)."""
-    a11 = sum((kt / m) ** 2 for kt, n, r, m in rows)
-    a12 = sum(kt * n / m ** 2 for kt, n, r, m in rows)
-    a22 = sum((n / m) ** 2 for kt, n, r, m in rows)
-    b1 = sum(kt * r / m ** 2 for kt, n, r, m in rows)
-    b2 = sum(n * r / m ** 2 for kt, n, r, m in rows)
-    det = a11 * a22 - a12 * a12
-    if not rows or det <= 1e-12 * a11 * a22:
-        return 1.0, None
-    k = (b1 * a22 - b2 * a12) / det
-    c = (a11 * b2 - a12 * b1) / det
-    if c < 0:  # the best with no dispatch cost
-        return max(b1 / a11, 0.0) or 1.0, 0.0
-    if k <= 0:
-        return 1.0, None
-    return k, c
+def _group(kind: str) -> str:
+    """What a reference is left out with: its variant (layers) or its model."""
+    return kind.split(":")[1]
+
+
+def _calls(kind: str, f: Features) -> list[KernelCall]:
+    from .kernels import kernel_calls
+
+    return kernel_calls(graph(kind, f))
+
+
+def fit_terms(kernels: list[float], counts: list[Counter[str]], targets: list[float],
+              measured: list[float], groups: list[str], fit_scale: bool = True
+              ) -> tuple[float, dict[str, float]]:
+    """(k, seconds per overhead term): k·K_i + Σ_term n_i,term·d_term ≈ r_i in relative error
+    (÷ m_i), with d_kind = d_op + δ_kind, k, d_op, d_call, d_block ≥ 0, and a ridge penalty
+    on the δ (kinds cost alike unless the references say otherwise), its weight the one of
+    :data:`SPREAD_PENALTIES` with the least error on references left out a group at a
+    time. ``fit_scale`` False: k = 1."""
+    import numpy as np
+
+    kinds = sorted({term for c in counts for term in c} - {CALL, BLOCK})
+    fixed = [OP, CALL, BLOCK]
+    n = np.array([[sum(c[kd] for kd in kinds), c[CALL], c[BLOCK]] + [c[kd] for kd in kinds]
+                  for c in counts], dtype=float)
+    kern, r, w = (np.asarray(v, dtype=float) for v in (kernels, targets, measured))
+    a = (np.column_stack([kern, n]) if fit_scale else n) / w[:, None]
+    b = (r if fit_scale else r - kern) / w
+    free = len(kinds)
+
+    def solve(rows: np.ndarray, penalty: float) -> np.ndarray:
+        return _solve(a[rows], b[rows], free, penalty, fit_scale)
+
+    every = np.ones(len(b), dtype=bool)
+    names = sorted(set(groups))
+    best, best_err = SPREAD_PENALTIES[0], float("inf")
+    for penalty in SPREAD_PENALTIES if len(names) > 2 else ():
+        err = 0.0
+        for g in names:
+            out = np.array([x == g for x in groups])
+            coef = solve(every & ~out, penalty)
+            err += float(np.sum((a[out] @ coef - b[out]) ** 2))
+        if err < best_err:
+            best, best_err = penalty, err
+    coef = solve(every, best)
+    k = float(coef[0]) if fit_scale else 1.0
+    d = coef[1:] if fit_scale else coef
+    per_term = dict(zip(fixed, (float(v) for v in d[:3])))
+    per_term.update({kd: max(per_term[OP] + float(v), 0.0) for kd, v in zip(kinds, d[3:])})
+    return k, per_term
+
+
+def _solve(a: Any, b: Any, free: int, penalty: float, fit_scale: bool) -> Any:
+    """Bounded least squares (scipy's ``lsq_linear``) of ``a x ≈ b`` with the last ``free``
+    unknowns (seconds) unbounded and ridge-penalised ``penalty`` per µs, the others ≥ 0."""
+    import numpy as np
+    from scipy.optimize import lsq_linear
+
+    cols = a.shape[1]
+    ridge = np.zeros((free, cols))
+    ridge[:, cols - free:] = np.eye(free) * penalty * 1e6
+    a2, b2 = np.vstack([a, ridge]), np.concatenate([b, np.zeros(free)])
+    scale = np.maximum(np.abs(a2).max(axis=0), 1e-300)
+    lower = np.r_[np.zeros(cols - free), np.full(free, -np.inf)]
+    res = lsq_linear(a2 / scale, b2, bounds=(lower * scale, np.full(cols, np.inf)),
+                     method="bvls")
+    return res.x / scale

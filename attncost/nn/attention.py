@@ -353,16 +353,22 @@ class LatentAttention(_Base):
     @staticmethod
     def rope(t: torch.Tensor, start: int = 0) -> torch.Tensor:
         """Rotary embedding over the last dim (pairs rotated by position-dependent angles);
-        the positions are ``start`` … ``start + n - 1`` (a decoder's next tokens)."""
+        the positions are ``start`` … ``start + n - 1`` (a decoder's next tokens). An odd
+        dimension's last element is left unrotated (angle 0)."""
         n, dim = t.shape[1], t.shape[-1]
         half = dim // 2
         pos = torch.arange(start, start + n, device=t.device, dtype=t.dtype)
         freq = 10000 ** (-torch.arange(max(half, 1), device=t.device, dtype=t.dtype) / max(half, 1))
         ang = pos[:, None] * freq[None, :]
-        cos = torch.cat([ang.cos(), ang.cos()], -1)[..., :dim]
-        sin = torch.cat([ang.sin(), ang.sin()], -1)[..., :dim]
+        if dim % 2:  # the unpaired last element: cos 1, sin 0
+            ang = ang[:, :half]
+            cos = torch.cat([ang.cos(), ang.cos(), torch.ones_like(pos)[:, None]], -1)
+            sin = torch.cat([ang.sin(), ang.sin(), torch.zeros_like(pos)[:, None]], -1)
+        else:
+            cos = torch.cat([ang.cos(), ang.cos()], -1)
+            sin = torch.cat([ang.sin(), ang.sin()], -1)
         shape = (1, n) + (1,) * (t.dim() - 3) + (dim,)
-        rotated = torch.cat([-t[..., half:], t[..., :half]], -1) if dim > 1 else t
+        rotated = torch.cat([-t[..., half:2 * half], t[..., :half], t[..., 2 * half:]], -1)
         return t * cos.view(shape) + rotated * sin.view(shape)
 
     def qkv(self, x: torch.Tensor):

@@ -61,7 +61,8 @@ def latency_function(spec: SearchSpec) -> Callable[[Any], float] | None:
     if spec.latency_source == "measured":
         from ..latency.measure import measure_latency
 
-        return lambda m: measure_latency(m, threads=spec.latency_threads or 1, mode=mode)
+        return lambda m: measure_latency(m, threads=spec.latency_threads or 1, mode=mode,
+                                         runtime=spec.latency_runtime)
     return None
 
 
@@ -71,7 +72,12 @@ def latency_source(spec: SearchSpec) -> str:
         return (f"predicted: the kernel-level predictor of profile {spec.latency_profile} "
                 f"({spec.latency_threads or 'its first'} thread count)")
     if spec.latency_source == "measured":
-        return (f"measured: each candidate timed in torch eager on this machine "
+        where = "torch eager"
+        if spec.latency_runtime == "onnxruntime":
+            from ..latency.onnx import runtime_version
+
+            where = f"{runtime_version()} (exported with torch.onnx)"
+        return (f"measured: each candidate timed in {where} on this machine "
                 f"({spec.latency_threads or 1} thread(s), {spec.mode}, batch {spec.batch})")
     return f"roofline of {spec.device}" if spec.device else "roofline (no device)"
 

@@ -18,8 +18,9 @@ Sections (every field optional unless marked; see ``search/*.toml`` for worked e
     [budget]     device, mode (train | infer), memory (bytes or "8GB"), latency_ms, headroom,
                  latency_source (roofline | profile | measured: what latency_ms and a latency
                  objective read — the device's roofline, the kernel-level predictor of a device
-                 profile, or each candidate timed here in torch eager), profile (a file from
-                 `attncost profile`), threads (of the profile, or to time with)
+                 profile, or each candidate timed here), runtime (torch | onnxruntime: where
+                 measured latency is timed; onnxruntime for inference budgets), profile (a
+                 file from `attncost profile`), threads (of the profile, or to time with)
     [training]   steps, batch, lr, seeds (runs every architecture not ruled out gets; the
                  loop re-tests near the target with fresh seeds), eval_every, device (cpu |
                  cuda | cuda:<i>), precision (auto | fp32 | bf16 | fp16; auto: fp32 on the
@@ -59,7 +60,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "candidates": ("variants", "linformer_k", "kv_heads"),
     "target": ("accuracy",),  # or the task's metric by name (f1, loss)
     "budget": ("device", "mode", "memory", "latency_ms", "headroom", "latency_source",
-               "profile", "threads"),
+               "runtime", "profile", "threads"),
     "training": ("steps", "batch", "lr", "seeds", "eval_every", "device", "precision"),
     "task": (),  # the task's own options (its declared schema)
 }
@@ -102,6 +103,7 @@ class SearchSpec:
     latency_source: str = "roofline"
     latency_profile: str | None = None
     latency_threads: int | None = None
+    latency_runtime: str = "torch"
     confidence: float = 0.95
     steps: int = 300
     train_batch: int = 64
@@ -161,7 +163,7 @@ class SearchSpec:
 #: Fields added after studies were first stored, with their defaults (see ``as_dict``).
 _LATER_DEFAULTS = {"train_device": "cpu", "precision": "auto", "metric": "accuracy",
                    "latency_source": "roofline", "latency_profile": None,
-                   "latency_threads": None}
+                   "latency_threads": None, "latency_runtime": "torch"}
 #: Where a search's latency comes from (``[budget] latency_source``).
 LATENCY_SOURCES = ("roofline", "profile", "measured")
 
@@ -351,7 +353,24 @@ def _latency_source(b: dict[str, Any]) -> dict[str, Any]:
         if importlib.util.find_spec("torch") is None:
             raise SpecError("[budget] latency_source = \"measured\" times each candidate "
                             "in torch, which is not installed")
+    if "runtime" in b:
+        out.update(_runtime(b["runtime"], source, b.get("mode", "train")))
     return out
+
+
+def _runtime(runtime: Any, source: str, mode: str) -> dict[str, Any]:
+    """``[budget] runtime``: where measured latency is taken (torch eager, or ONNX Runtime
+    for an inference budget, installed)."""
+    from ..latency.onnx import RUNTIMES, check_runtime
+
+    if source != "measured":
+        raise SpecError("[budget] runtime applies to latency_source = \"measured\"")
+    runtime = _one_of("budget", "runtime", runtime, RUNTIMES)
+    try:
+        check_runtime(runtime, "train" if mode == "train" else "infer")
+    except AttncostError as e:
+        raise SpecError(f"[budget] runtime: {e}") from None
+    return {"latency_runtime": runtime} if runtime != "torch" else {}
 
 
 def _training_section(tr: dict[str, Any]) -> dict[str, Any]:
