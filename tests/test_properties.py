@@ -30,11 +30,16 @@ def configs(draw):
                 dtype=draw(st.sampled_from(["fp32", "bf16"])))
 
 
-SETTINGS = settings(max_examples=40, deadline=None,
+# Derandomized, no example database: the same examples every run, so the suite's time is
+# the same on every machine (random draws of new option combinations made the sympy path
+# vary from 19 s to 70 s, against a 6-minute budget for the whole suite).
+SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
+#: The sympy path derives a formula per option combination: fewer, fixed examples.
+SYMPY_SETTINGS = settings(SETTINGS, max_examples=25)
 
 
-@SETTINGS
+@SYMPY_SETTINGS
 @given(cfg=configs(), variant=st.sampled_from(VARIANTS), causal=st.booleans())
 def test_three_paths_agree(cfg, variant, causal):
     """Python-int evaluation == sympy formula at the point == lambdified numpy."""
