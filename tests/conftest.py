@@ -10,6 +10,19 @@ import pytest
 EXAMPLE = os.path.join(os.path.dirname(__file__), "examples", "custom_variant.py")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_in_a_temporary_folder(tmp_path_factory):
+    """Fitted latency predictors are cached under $XDG_CACHE_HOME: a temporary one here,
+    so the suite neither reads nor fills the user's cache."""
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = old
+
+
 @pytest.fixture(scope="session")
 def example_variant_file():
     return EXAMPLE

@@ -683,3 +683,25 @@ def test_search_runtime_onnxruntime_is_kept_and_named():
     assert "onnxruntime 1." in latency_source(spec)
     torch_spec = parse_spec(_edge_spec('latency_source = "measured"', sampler="tpe"))
     assert "latency_runtime" not in torch_spec.as_dict()  # old studies keep their names
+
+
+def test_a_fitted_predictor_is_cached_on_disk_between_processes(tmp_path, synthetic,
+                                                                 monkeypatch):
+    """The second process reads the fit instead of fitting (fitting is made to fail);
+    another profile's bytes, a damaged cache or ATTNCOST_NO_CACHE fit anew."""
+    from attncost.latency import predictor as pm
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = tmp_path / "p.json"
+    save_profile(synthetic, path)
+    first = pm._load_or_fit(path)
+    cached = pm.cache_file(path)
+    assert cached.exists() and cached.is_relative_to(tmp_path / "cache")
+    monkeypatch.setattr(pm.Predictor, "fit", classmethod(lambda cls, p: 1 / 0))
+    again = pm._load_or_fit(path)
+    assert again.overhead_s == first.overhead_s and again.launch_s == first.launch_s
+    cached.write_bytes(b"not a pickle")
+    with pytest.raises(ZeroDivisionError):  # damaged: fitted again
+        pm._load_or_fit(path)
+    monkeypatch.setenv("ATTNCOST_NO_CACHE", "1")
+    assert pm.cache_file(path) is None

@@ -36,7 +36,7 @@ def configs(draw):
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
 #: The sympy path derives a formula per option combination: fewer, fixed examples.
-SYMPY_SETTINGS = settings(SETTINGS, max_examples=25)
+SYMPY_SETTINGS = settings(SETTINGS, max_examples=15)
 
 
 @SYMPY_SETTINGS

@@ -334,7 +334,8 @@ def graph_of(target: Any) -> Any:
 
 def predictor_for(profile: Any) -> Predictor:
     """A :class:`Predictor` from itself, a :class:`Profile` or a profile file (fitted once
-    per file: cached by path and modification time)."""
+    per file: cached in the process by path and modification time, and on disk —
+    :func:`cache_file` — across processes)."""
     if isinstance(profile, Predictor):
         return profile
     if isinstance(profile, Profile):
@@ -347,8 +348,61 @@ def predictor_for(profile: Any) -> Predictor:
     p = Path(profile)
     key = (str(p.resolve()), p.stat().st_mtime if p.exists() else 0.0)
     if key not in _FITTED:
-        _FITTED[key] = Predictor.fit(p)
+        _FITTED[key] = _load_or_fit(p)
     return _FITTED[key]
+
+
+def cache_file(path: Any) -> Any:
+    """Where the predictor fitted on profile file ``path`` is kept between processes:
+    ``$XDG_CACHE_HOME/attncost/predictors/<hash>.pkl`` (``~/.cache`` by default), the hash
+    of the profile's bytes, scikit-learn's version and the predictor's own source (an edit
+    to the fitting code never reads an old fit); None when ``ATTNCOST_NO_CACHE`` is set or
+    the file cannot be read."""
+    import hashlib
+    import os
+    from pathlib import Path
+
+    if os.environ.get("ATTNCOST_NO_CACHE"):
+        return None
+    try:
+        import sklearn
+
+        h = hashlib.sha256(Path(path).read_bytes())
+        h.update(sklearn.__version__.encode())
+        for module in ("predictor", "reference", "kernels"):
+            h.update((Path(__file__).parent / f"{module}.py").read_bytes())
+    except (OSError, ImportError):
+        return None
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "attncost" / "predictors" / f"{h.hexdigest()[:32]}.pkl"
+
+
+def _load_or_fit(path: Any) -> Predictor:
+    """The cached fit of profile file ``path`` (:func:`cache_file`), or a new fit (then
+    cached; a cache that cannot be read or written is refitted or skipped, silently)."""
+    import os
+    import pickle
+
+    cached = cache_file(path)
+    if cached is not None and cached.exists():
+        try:
+            with cached.open("rb") as fh:
+                pred = pickle.load(fh)
+            if isinstance(pred, Predictor):
+                return pred
+        except Exception:  # noqa: BLE001 — a damaged or foreign cache: fit again
+            pass
+    pred = Predictor.fit(path)
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
+            with tmp.open("wb") as fh:
+                pickle.dump(pred, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, cached)
+        except OSError:
+            pass
+    return pred
 
 
 _FITTED: dict[tuple[str, float], Predictor] = {}
