@@ -454,12 +454,13 @@ def test_judge_timings_resume_only_on_the_same_machine(tmp_path):
 
 def test_in_situ_factor_and_dispatch_are_recovered_from_two_reference_sizes():
     """Reference layers at two sizes (and models) whose kernels take 1.3× their separate
-    timings: the fit recovers 1.3 and the dispatch cost; with one size only, the factor
-    stays 1."""
+    timings (matmuls 1.6×; embeddings and gradient sums as timed): the fit recovers each
+    group's factor and the dispatch cost; with one size only, the factors stay 1."""
     import dataclasses
 
     base = synthetic_profile()
     launch = {"infer": 0.0, "train": LAUNCH}
+    factor = {"linear": 1.6, reference.FIXED: 1.0}
 
     def slowed(m):
         if not reference.is_reference(m.kind):
@@ -468,8 +469,11 @@ def test_in_situ_factor_and_dispatch_are_recovered_from_two_reference_sizes():
         for mode, attr in (("infer", "fwd_s"), ("train", "train_s")):
             calls = kernel_calls(reference.graph(m.kind, m.features))
             n = sum(not KINDS[c.kind].train_only for c in calls)
-            kernels = getattr(m, attr) - n * DISPATCH[mode] - launch[mode]
-            out[attr] = 1.3 * kernels + n * DISPATCH[mode] + launch[mode]
+            kernels = sum(
+                factor.get(reference.in_situ_group(c.kind), 1.3)
+                * (_kernels([c], mode) - (0.0 if KINDS[c.kind].train_only else DISPATCH[mode]))
+                for c in calls)
+            out[attr] = kernels + n * DISPATCH[mode] + launch[mode]
         return dataclasses.replace(m, **out)
 
     sizes = {tuple(sorted(m.features.items())) for m in base.measurements
@@ -478,13 +482,14 @@ def test_in_situ_factor_and_dispatch_are_recovered_from_two_reference_sizes():
     fitted = Predictor.fit(dataclasses.replace(
         base, measurements=[slowed(m) for m in base.measurements]), residual=False)
     for mode in ("infer", "train"):
-        assert fitted.in_situ[(1, mode)] == pytest.approx(1.3, rel=1e-4)
+        assert fitted.in_situ[(1, mode)] == pytest.approx(
+            {"linear": 1.6, "bmm": 1.3, "sdpa": 1.3, "other": 1.3}, rel=1e-4)
         assert fitted.overhead_s[(1, mode)]["op"] == pytest.approx(DISPATCH[mode], rel=1e-3)
     tiny = dataclasses.replace(base, measurements=[
         m for m in base.measurements if not m.kind.startswith(reference.PREFIX)
         or m.features == reference.REFERENCE_SIZE])
     one = Predictor.fit(tiny, residual=False)
-    assert one.in_situ[(1, "infer")] == 1.0
+    assert one.in_situ[(1, "infer")] == {}  # every group at its separate timing
     assert one.overhead_s[(1, "infer")]["op"] == pytest.approx(DISPATCH["infer"], rel=1e-3)
 
 

@@ -187,7 +187,7 @@ class Predictor:
     models: dict[tuple[str, int, str], KindModel] = field(default_factory=dict)
     launch_s: dict[int, float] = field(default_factory=dict)
     overhead_s: dict[tuple[int, str], dict[str, float]] = field(default_factory=dict)
-    in_situ: dict[tuple[int, str], float] = field(default_factory=dict)
+    in_situ: dict[tuple[int, str], dict[str, float]] = field(default_factory=dict)
     threads: list[int] = field(default_factory=list)
     source: str = ""
     profile: Profile | None = None
@@ -265,12 +265,14 @@ class Predictor:
 
     def predict_calls(self, calls: list[KernelCall], mode: str, threads: int | None = None
                       ) -> float:
-        """Seconds of a graph given as kernel calls: kernels × the in-situ factor +
-        overhead + launch."""
-        from .reference import overhead_counts, overhead_seconds
+        """Seconds of a graph given as kernel calls: kernels × their group's in-situ factor
+        + overhead + launch."""
+        from .reference import in_situ_group, overhead_counts, overhead_seconds
 
         t = self.pick_threads(threads)
-        total = sum(self.call_times(calls, mode, t)) * self.in_situ.get((t, mode), 1.0)
+        factor = self.in_situ.get((t, mode), {})
+        total = sum(x * factor.get(in_situ_group(c.kind), 1.0)
+                    for c, x in zip(calls, self.call_times(calls, mode, t)))
         total += overhead_seconds(overhead_counts(calls), self.overhead_s.get((t, mode), {}))
         return total + (self.launch_s.get(t, 0.0) if mode == "train" else 0.0)
 
