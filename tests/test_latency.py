@@ -454,8 +454,9 @@ def test_judge_timings_resume_only_on_the_same_machine(tmp_path):
 
 def test_in_situ_factor_and_dispatch_are_recovered_from_two_reference_sizes():
     """Reference layers at two sizes (and models) whose kernels take 1.3× their separate
-    timings (matmuls 1.6×; embeddings and gradient sums as timed): the fit recovers each
-    group's factor and the dispatch cost; with one size only, the factors stay 1."""
+    timings beyond their fixed part (matmuls 1.6×; embeddings and gradient sums as timed):
+    the fit recovers each group's factor and the dispatch cost; with one size only, the
+    factors stay 1."""
     import dataclasses
 
     base = synthetic_profile()
@@ -469,10 +470,14 @@ def test_in_situ_factor_and_dispatch_are_recovered_from_two_reference_sizes():
         for mode, attr in (("infer", "fwd_s"), ("train", "train_s")):
             calls = kernel_calls(reference.graph(m.kind, m.features))
             n = sum(not KINDS[c.kind].train_only for c in calls)
-            kernels = sum(
-                factor.get(reference.in_situ_group(c.kind), 1.3)
-                * (_kernels([c], mode) - (0.0 if KINDS[c.kind].train_only else DISPATCH[mode]))
-                for c in calls)
+            kernels = 0.0
+            for c in calls:
+                kk = KINDS[c.kind]
+                alone = _kernels([c], mode) - (0.0 if kk.train_only else DISPATCH[mode])
+                fixed = 0.0 if kk.included or kk.train_only else \
+                    _coef(c.kind)[0] * (1 + (2 * c.backward if mode == "train" else 0))
+                g = factor.get(reference.in_situ_group(c.kind), 1.3)
+                kernels += fixed + g * (alone - fixed)  # the intercept is never scaled
             out[attr] = kernels + n * DISPATCH[mode] + launch[mode]
         return dataclasses.replace(m, **out)
 

@@ -382,6 +382,8 @@ def summarise(rows: list[dict], prof: Any, predictor: Any, fits: dict, load: lis
                                             predictor.overhead_s.items()},
                              "in_situ_factor": {f"{t}|{m}": v for (t, m), v in
                                                 predictor.in_situ.items()},
+                             "reference_cv_error": {f"{t}|{m}": v for (t, m), v in
+                                                    predictor.reference_cv_error.items()},
                              "backward_launch_s": {str(t): v for t, v in
                                                    predictor.launch_s.items()}},
         "six_constant_fit": {str(t): f for t, f in fits.items()},

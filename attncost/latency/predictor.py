@@ -188,6 +188,9 @@ class Predictor:
     launch_s: dict[int, float] = field(default_factory=dict)
     overhead_s: dict[tuple[int, str], dict[str, float]] = field(default_factory=dict)
     in_situ: dict[tuple[int, str], dict[str, float]] = field(default_factory=dict)
+    #: Root-mean-square relative error on the references, each variant or model predicted
+    #: by a fit without it (how well the overheads and factors generalise; None: not fitted).
+    reference_cv_error: dict[tuple[int, str], float | None] = field(default_factory=dict)
     threads: list[int] = field(default_factory=list)
     source: str = ""
     profile: Profile | None = None
@@ -263,6 +266,26 @@ class Predictor:
                 out[i] = fwd[j] + calls[i].backward * extra * own_backward
         return out
 
+    def call_intercepts(self, calls: list[KernelCall], mode: str, threads: int | None = None
+                        ) -> list[float]:
+        """The fixed part of each kernel call's time (its kind's baseline intercept: the
+        call's own dispatch as timed alone), which the in-situ factor does not scale."""
+        t = self.pick_threads(threads)
+        launch = self.launch_s.get(t, 0.0)
+        out = []
+        for c in calls:
+            k = KINDS[c.kind]
+            fwd_m = self.models.get((k.timed_as or c.kind, t, "fwd"))
+            if k.included or fwd_m is None or (mode == "infer" and k.train_only):
+                out.append(0.0)
+                continue
+            c0 = fwd_m.baseline[0] if fwd_m.baseline else 0.0
+            if mode == "train" and not k.train_only:
+                train_m = self.models[(k.timed_as or c.kind, t, "train")]
+                c0 += c.backward * max(train_m.baseline[0] - launch - c0, 0.0)
+            out.append(c0)
+        return out
+
     def predict_calls(self, calls: list[KernelCall], mode: str, threads: int | None = None
                       ) -> float:
         """Seconds of a graph given as kernel calls: kernels × their group's in-situ factor
@@ -271,8 +294,9 @@ class Predictor:
 
         t = self.pick_threads(threads)
         factor = self.in_situ.get((t, mode), {})
-        total = sum(x * factor.get(in_situ_group(c.kind), 1.0)
-                    for c, x in zip(calls, self.call_times(calls, mode, t)))
+        fixed = self.call_intercepts(calls, mode, t)
+        total = sum(f + max(x - f, 0.0) * factor.get(in_situ_group(c.kind), 1.0)
+                    for c, x, f in zip(calls, self.call_times(calls, mode, t), fixed))
         total += overhead_seconds(overhead_counts(calls), self.overhead_s.get((t, mode), {}))
         return total + (self.launch_s.get(t, 0.0) if mode == "train" else 0.0)
 
