@@ -223,11 +223,13 @@ def profile(
                                         "(a smoke run; predictions are rougher).")] = False,
     rounds: Annotated[int, typer.Option("--rounds", help="Passes over the whole grid, minutes "
                                         "apart; each measurement keeps its lowest (a shared "
-                                        "machine's slow spells).", min=1, max=10)] = 2,
+                                        "machine's slow spells).", min=1, max=10,
+                                        metavar="INT")] = 2,
 ) -> None:
     """Time the kernels attncost's operations become on this machine (matmuls, batched
     matmuls, fused attention, softmax, norms, activations, masks, copies; forward and
-    backward) and tiny reference layers; writes a device profile that `attncost estimate
+    backward), reference layers and tiny reference models, in --rounds passes (each keeps
+    its lowest); writes a device profile that `attncost estimate
     --profile FILE` and `attncost validate-latency` use, here or on any other machine.
 
     Example: attncost profile -o profiles/cpu.json --threads 1 --threads 2
@@ -270,7 +272,8 @@ def validate_latency(
         "--smoke", help="Only a few held-out cases (plumbing check; not a judgement).")] = False,
 ) -> None:
     """Judge the kernel-level predictor on held-out configurations (single layers of every
-    variant at odd sizes; seed-imdb, the edge-digits ViT, gpt2 at 32 tokens; forward and
+    variant at odd sizes; seed-imdb, the edge-digits ViT, gpt2 at 32 tokens; a fresh set:
+    a third layer size, SmolLM2-135M, seed-imdb with Super; forward and
     training step) against today's 6-constant model and the raw roofline, all measured in
     this run. Goal: ≥ 90 % of held-out timings within ±15 %.
 
