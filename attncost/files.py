@@ -103,3 +103,20 @@ def write_text(path: str | Path, text: str) -> Path:
     except OSError as e:
         raise ConfigError(f"cannot write {str(path)!r}: {e.strerror or e}") from None
     return p
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> Path:
+    """Write ``data`` (text as UTF-8) to ``path`` whole or not at all: a temporary file
+    beside it (named by this process), then a rename — a reader, or a run interrupted
+    mid-write, never sees half a file. Creates the folder; raises OSError."""
+    import os
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f"{p.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, p)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return p

@@ -197,12 +197,11 @@ class Timings:
         return len(meds) >= MAX_ROUNDS or (len(meds) >= 2 and meds[1] <= meds[0] * (1 + AGREE))
 
     def _save(self) -> None:
-        if self.path is None:
-            return
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps({"identity": self.identity, "timings": self.data},
-                                  indent=0), encoding="utf-8")
-        os.replace(tmp, self.path)
+        from ..files import write_atomic
+
+        if self.path is not None:
+            write_atomic(self.path, json.dumps({"identity": self.identity,
+                                                "timings": self.data}, indent=0))
 
 
 def measure_cases(cases: list[Case], threads: int, timings: Timings,
@@ -328,7 +327,8 @@ def judge(profile_path: str | Path, out_csv: str | Path | None = None, *,
                 med, iqr = measured[(case.kind, case.name, mode)]
                 pred = predictions(case, mode, t, predictor, six, device)
                 rows.append({"case": case.name, "kind": case.kind, "variant": case.variant,
-                             "set": case.set, "mode": mode, "threads": t, "measured_s": med, "iqr_s": iqr,
+                             "set": case.set, "mode": mode, "threads": t,
+                             "measured_s": med, "iqr_s": iqr,
                              **{f"{m}_s": pred[m] for m in MODELS},
                              **{f"{m}_error": _rel(pred[m], med) for m in MODELS}})
     load.append(os.getloadavg()[0])
@@ -399,17 +399,16 @@ def summarise(rows: list[dict], prof: Any, predictor: Any, fits: dict, load: lis
 def write(rows: list[dict], summary: dict, csv_path: Path) -> None:
     """The CSV, ``<stem>-summary.json`` and the figure ``<stem>.png``."""
     import csv
+    import io
 
     from .. import plots
-    from ..files import write_text
+    from ..files import write_atomic, write_text
 
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = csv_path.with_name(csv_path.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(tmp, csv_path)
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
+    w.writeheader()
+    w.writerows(rows)
+    write_atomic(csv_path, buf.getvalue())
     write_text(csv_path.with_name(csv_path.stem + "-summary.json"),
                json.dumps(summary, indent=2, default=str) + "\n")
     write_text(csv_path.with_suffix(".txt"), text_report(rows, summary) + "\n")

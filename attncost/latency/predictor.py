@@ -88,7 +88,7 @@ def _residual_features(kind: str, f: Features) -> list[float]:
     return []
 
 
-def _rows(kind: str, f: Features) -> list[float]:
+def _row_count(kind: str, f: Features) -> list[float]:
     """The rows a row-wise kernel works through (a softmax's, a norm's, an embedding's
     gathered rows): each costs a fixed amount on top of its elements, which dominates when
     rows are short (a softmax over 3 columns takes ~25 ns an element, over 300 under 1)."""
@@ -102,16 +102,16 @@ def _extras(kind: str, f: Features) -> list[float]:
     """The kind's extra baseline terms (see the module docstring): fused attention's score
     elements (batch·heads × queries × keys: its softmax work, which dominates at small head
     widths), and those again when the key length, and when the query length, is not a
-    multiple of :data:`VECTOR_FLOATS`; a row-wise kernel's rows (:func:`_rows`); element-wise
-    kinds' elements (an embedding's table) when one fp32 tensor of them exceeds
-    :data:`FRESH_PAGES_BYTES`."""
+    multiple of :data:`VECTOR_FLOATS`; a row-wise kernel's rows (:func:`_row_count`);
+    element-wise kinds' elements (an embedding's table) when one fp32 tensor of them
+    exceeds :data:`FRESH_PAGES_BYTES`."""
     if kind == "sdpa":
         scores = float(f["bh"] * f["q"] * f["kv"])
         return [scores, scores * _tail(f["kv"]), scores * _tail(f["q"])]
     if kind in ("linear", "bmm"):
         return []
     big = float(f["table"] if kind == "embedding" else f.get("numel", 0))
-    return [*_rows(kind, f), big * float(4 * big > FRESH_PAGES_BYTES)]
+    return [*_row_count(kind, f), big * float(4 * big > FRESH_PAGES_BYTES)]
 
 
 def baseline_terms(kind: str, f: Features) -> list[float]:
@@ -237,6 +237,26 @@ class Predictor:
                               f"{', '.join(map(str, self.threads))}")
         return threads
 
+    @staticmethod
+    def _timed_by(calls: list[KernelCall], mode: str) -> dict[str, list[int]]:
+        """Indices of ``calls`` by the kind whose timings give their time (none for kinds
+        timed with another's, nor, in inference, for train-only work)."""
+        out: dict[str, list[int]] = {}
+        for i, c in enumerate(calls):
+            k = KINDS[c.kind]
+            if not k.included and (mode == "train" or not k.train_only):
+                out.setdefault(k.timed_as or c.kind, []).append(i)
+        return out
+
+    @staticmethod
+    def _step(call: KernelCall, fwd: float, train: float, launch: float, mode: str) -> float:
+        """A call's seconds from its kind's forward and forward + backward seconds: fwd, plus
+        in training the share of the backward that runs (train − launch − fwd) — none for
+        train-only work, which is the kind's forward."""
+        if mode != "train" or KINDS[call.kind].train_only:
+            return fwd
+        return fwd + call.backward * max(train - launch - fwd, 0.0)
+
     def call_times(self, calls: list[KernelCall], mode: str, threads: int | None = None
                    ) -> list[float]:
         """Seconds of each kernel call (no dispatch, no launch)."""
@@ -244,12 +264,7 @@ class Predictor:
         t = self.pick_threads(threads)
         launch = self.launch_s.get(t, 0.0)
         out = [0.0] * len(calls)
-        by_kind: dict[str, list[int]] = {}
-        for i, c in enumerate(calls):
-            k = KINDS[c.kind]
-            if not k.included and (mode == "train" or not k.train_only):
-                by_kind.setdefault(k.timed_as or c.kind, []).append(i)
-        for kind, idx in by_kind.items():
+        for kind, idx in self._timed_by(calls, mode).items():
             fwd_m = self.models.get((kind, t, "fwd"))
             if fwd_m is None:
                 if kind in self.excluded:
@@ -261,29 +276,23 @@ class Predictor:
             fwd = fwd_m.predict(feats)
             train = self.models[(kind, t, "train")].predict(feats) if mode == "train" else fwd
             for j, i in enumerate(idx):
-                extra = max(train[j] - launch - fwd[j], 0.0) if mode == "train" else 0.0
-                own_backward = not KINDS[calls[i].kind].train_only
-                out[i] = fwd[j] + calls[i].backward * extra * own_backward
+                out[i] = self._step(calls[i], fwd[j], train[j], launch, mode)
         return out
 
     def call_intercepts(self, calls: list[KernelCall], mode: str, threads: int | None = None
                         ) -> list[float]:
-        """The fixed part of each kernel call's time (its kind's baseline intercept: the
+        """The fixed part of each kernel call's time (its kind's baseline intercepts: the
         call's own dispatch as timed alone), which the in-situ factor does not scale."""
         t = self.pick_threads(threads)
         launch = self.launch_s.get(t, 0.0)
-        out = []
-        for c in calls:
-            k = KINDS[c.kind]
-            fwd_m = self.models.get((k.timed_as or c.kind, t, "fwd"))
-            if k.included or fwd_m is None or (mode == "infer" and k.train_only):
-                out.append(0.0)
+        out = [0.0] * len(calls)
+        for kind, idx in self._timed_by(calls, mode).items():
+            if (kind, t, "fwd") not in self.models:
                 continue
-            c0 = fwd_m.baseline[0] if fwd_m.baseline else 0.0
-            if mode == "train" and not k.train_only:
-                train_m = self.models[(k.timed_as or c.kind, t, "train")]
-                c0 += c.backward * max(train_m.baseline[0] - launch - c0, 0.0)
-            out.append(c0)
+            c0 = self.models[(kind, t, "fwd")].baseline[0]
+            c0_train = self.models[(kind, t, "train")].baseline[0]
+            for i in idx:
+                out[i] = self._step(calls[i], c0, c0_train, launch, mode)
         return out
 
     def predict_calls(self, calls: list[KernelCall], mode: str, threads: int | None = None
@@ -406,7 +415,6 @@ def cache_file(path: Any) -> Any:
 def _load_or_fit(path: Any) -> Predictor:
     """The cached fit of profile file ``path`` (:func:`cache_file`), or a new fit (then
     cached; a cache that cannot be read or written is refitted or skipped, silently)."""
-    import os
     import pickle
 
     cached = cache_file(path)
@@ -420,12 +428,10 @@ def _load_or_fit(path: Any) -> Predictor:
             pass
     pred = Predictor.fit(path)
     if cached is not None:
+        from ..files import write_atomic
+
         try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
-            with tmp.open("wb") as fh:
-                pickle.dump(pred, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, cached)
+            write_atomic(cached, pickle.dumps(pred, protocol=pickle.HIGHEST_PROTOCOL))
         except OSError:
             pass
     return pred

@@ -161,12 +161,10 @@ def load_profile(path: str | Path | Profile) -> Profile:
 
 def save_profile(prof: Profile, path: str | Path) -> None:
     """Write ``prof`` to ``path`` atomically (a temporary file, then a rename)."""
-    p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
+    from ..files import write_atomic
+
     try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(prof.to_json(), indent=1), encoding="utf-8")
-        os.replace(tmp, p)
+        write_atomic(path, json.dumps(prof.to_json(), indent=1))
     except OSError as e:
         raise ConfigError(f"cannot write profile {str(path)!r}: {e.strerror or e}") from None
 
@@ -257,30 +255,33 @@ def profile(out: str | Path | None = None, *, threads: int | list[int] = 1,
               "min_run_time_s": 0.01 if quick else 0.02, "repeats": 2 if quick else 3,
               "rounds": rounds}
     prof = _start(path, counts, quick, timing)
+    shapes = [(k, f, t) for t in counts for k, f in grid(quick, seed)]
+    wanted = {measurement_key(k, t, f) for k, f, t in shapes}
     done = {m.key for m in prof.measurements}
-    todo = [(k, f, t) for t in counts for k, f in grid(quick, seed)
-            if measurement_key(k, t, f) not in done]
-    wanted = {measurement_key(k, t, f) for t in counts for k, f in grid(quick, seed)}
+    todo = [(k, f, t) for k, f, t in shapes if measurement_key(k, t, f) not in done]
     again = sum(m.key in wanted and m.rounds < r for r in range(2, rounds + 1)
                 for m in prof.measurements)
-    total = len(todo) * rounds + again
-    step = 0
-    for k, f, t in todo:
+    total, step = len(todo) * rounds + again, 0
+
+    def take(what: str, run: Callable[[], None]) -> None:
+        nonlocal step
         if progress:
-            progress(step, total, f"{k} ×{t} {_short(f)}")
-        prof.measurements.append(measure(k, f, t, timing["min_run_time_s"], timing["repeats"]))
+            progress(step, total, what)
+        run()
         step += 1
         if path is not None:
             save_profile(prof, path)
+
+    def args(m: Any) -> tuple:
+        return m.kind, m.features, m.threads, timing["min_run_time_s"], timing["repeats"]
+
+    for k, f, t in todo:
+        take(f"{k} ×{t} {_short(f)}", lambda k=k, f=f, t=t: prof.measurements.append(
+            measure(k, f, t, timing["min_run_time_s"], timing["repeats"])))
     for r in range(2, rounds + 1):
         for m in [m for m in prof.measurements if m.key in wanted and m.rounds < r]:
-            if progress:
-                progress(step, total, f"pass {r}: {m.kind} ×{m.threads} {_short(m.features)}")
-            _keep_lowest(m, measure(m.kind, m.features, m.threads, timing["min_run_time_s"],
-                                    timing["repeats"]), r)
-            step += 1
-            if path is not None:
-                save_profile(prof, path)
+            take(f"pass {r}: {m.kind} ×{m.threads} {_short(m.features)}",
+                 lambda m=m, r=r: _keep_lowest(m, measure(*args(m)), r))
     if progress:
         progress(total, total, "done")
     if path is not None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from .kernels import KINDS, Features, KernelCall
@@ -148,7 +149,6 @@ def build(kind: str, f: Features) -> tuple[Any, Any]:
 
 # -- overheads ------------------------------------------------------------------------------
 
-_LAST_CV_ERROR: list[float | None] = [None]
 #: Overhead terms that are not kernel kinds: per operation of any kind (also the cost of a
 #: kind no reference exercised), once per graph, once per transformer block.
 OP, CALL, BLOCK = "op", "call", "block"
@@ -220,10 +220,11 @@ def fit_overheads(pred: Any, prof: Any) -> None:
             for k, f in zip(kernels, _sums(fixed, calls)):  # the fixed parts: never scaled
                 k[FIXED] = k.get(FIXED, 0.0) + sum(f.values())
             measured = [getattr(m, attr) for m in refs]
-            k, per_term = fit_terms(kernels, counts, [v - launch for v in measured], measured,
-                                    groups, fit_scale=len(sizes) > 1)
-            pred.in_situ[(t, mode)], pred.overhead_s[(t, mode)] = k, per_term
-            pred.reference_cv_error[(t, mode)] = _LAST_CV_ERROR[0]
+            fitted = fit_terms(kernels, counts, [v - launch for v in measured], measured,
+                               groups, fit_scale=len(sizes) > 1)
+            pred.in_situ[(t, mode)] = fitted.factors
+            pred.overhead_s[(t, mode)] = fitted.overheads
+            pred.reference_cv_error[(t, mode)] = fitted.cv_error
 
 
 def _sums(times: list[float], calls: list[list[KernelCall]]) -> list[dict[str, float]]:
@@ -251,15 +252,26 @@ def _calls(kind: str, f: Features) -> list[KernelCall]:
     return kernel_calls(graph(kind, f))
 
 
+@dataclass(frozen=True)
+class FittedTerms:
+    """What :func:`fit_terms` finds: in-situ factor per group, seconds per overhead term,
+    and the references' leave-one-group-out RMS relative error (None: too few groups)."""
+
+    factors: dict[str, float]
+    overheads: dict[str, float]
+    cv_error: float | None
+
+
 def fit_terms(kernels: list[dict[str, float]], counts: list[Counter[str]],
               targets: list[float], measured: list[float], groups: list[str],
-              fit_scale: bool = True) -> tuple[dict[str, float], dict[str, float]]:
-    """(in-situ factor per group, seconds per overhead term): Σ_g k_g·K_i,g + Σ_term
+              fit_scale: bool = True) -> "FittedTerms":
+    """In-situ factor per group and seconds per overhead term: Σ_g k_g·K_i,g + Σ_term
     n_i,term·d_term ≈ r_i in relative error (÷ m_i), K_i,g the reference's predicted kernel
     time in in-situ group g, with d_kind = d_op + δ_kind, k_g in :data:`IN_SITU_RANGE`,
     d_op, d_call, d_block ≥ 0, and a ridge penalty on the δ (kinds cost alike unless the
     references say otherwise), its weight the one of :data:`SPREAD_PENALTIES` with the least
-    error on references left out a group at a time. ``fit_scale`` False: every k_g = 1."""
+    error on references left out a group at a time (that error, RMS relative, is kept as
+    ``cv_error``). ``fit_scale`` False: every k_g = 1."""
     import numpy as np
 
     kinds = sorted({term for c in counts for term in c} - {CALL, BLOCK})
@@ -291,12 +303,11 @@ def fit_terms(kernels: list[dict[str, float]], counts: list[Counter[str]],
         if err < best_err:
             best, best_err = penalty, err
     coef = solve(every, best)
-    _LAST_CV_ERROR[0] = math.sqrt(best_err / len(b)) if math.isfinite(best_err) else None
-    k = {g: float(v) for g, v in zip(scaled, coef[:len(scaled)])}
     d = coef[len(scaled):]
     per_term = dict(zip(fixed, (float(v) for v in d[:3])))
     per_term.update({kd: max(per_term[OP] + float(v), 0.0) for kd, v in zip(kinds, d[3:])})
-    return k, per_term
+    return FittedTerms({g: float(v) for g, v in zip(scaled, coef[:len(scaled)])}, per_term,
+                       math.sqrt(best_err / len(b)) if math.isfinite(best_err) else None)
 
 
 def _solve(a: Any, b: Any, free: int, penalty: float, factors: int) -> Any:
