@@ -715,3 +715,45 @@ def test_a_fitted_predictor_is_cached_on_disk_between_processes(tmp_path, synthe
         pm._load_or_fit(path)
     monkeypatch.setenv("ATTNCOST_NO_CACHE", "1")
     assert pm.cache_file(path) is None
+
+
+@pytest.mark.parametrize("name, sizes", [
+    ("smollm2-135m", dict(layers=2, seq_len=8)),                       # RMSNorm, GQA, tied
+    ("gemma-2-2b", dict(d_model=32, heads=4, kv_heads=2, seq_len=8, layers=2, d_ff=64,
+                        vocab=64)),                                     # soft-capping, windows
+])
+def test_rms_norm_models_export_to_onnx_as_in_torch(name, sizes):
+    """The TorchScript exporter has no translation of aten::rms_norm: it is written out for
+    the export, and the model gives torch's outputs in ONNX Runtime."""
+    pytest.importorskip("onnxruntime")
+    import numpy as np
+    import torch
+
+    from attncost.config import preset
+    from attncost.latency import onnx as ort_mod
+    from attncost.latency.measure import model_input
+    from attncost.nn.model import TransformerModel
+
+    m = preset(name, batch=1, **sizes)
+    torch.manual_seed(0)
+    model, x = TransformerModel(m, dropout=0.0).eval(), model_input(m)
+    with torch.no_grad():
+        expected = model(x).numpy()
+    assert np.allclose(ort_mod.run(model, x), expected, atol=1e-3)
+
+
+def test_a_model_onnx_cannot_express_is_one_typed_line(capfd):
+    """A mixture of experts' routing does not export: one line naming the operator, and
+    nothing of the exporter's traced graph on the terminal."""
+    pytest.importorskip("onnxruntime")
+    from attncost.config import preset
+    from attncost.errors import UnsupportedError
+    from attncost.latency.measure import measure_latency
+
+    moe = preset("mixtral-8x7b-v0.1", batch=1, d_model=32, heads=4, kv_heads=2, seq_len=8,
+                 layers=1, d_ff=64, vocab=64, expert_d_ff=64)
+    with pytest.raises(UnsupportedError, match="cannot be exported to ONNX") as err:
+        measure_latency(moe, runtime="onnxruntime")
+    assert "\n" not in str(err.value) and "Sort" in str(err.value)
+    out, errs = capfd.readouterr()
+    assert "graph(" not in out + errs

@@ -242,6 +242,10 @@ def profile(
     from ..latency.profile import check_threads, profile as run_profile
 
     counts = check_threads(list(threads or [1]))
+    if out.exists() and out.stat().st_size:  # a damaged file to resume: say so before the bar
+        from ..latency.profile import load_profile
+
+        load_profile(out)
     bar = _progress_bar("profiling")
     with bar:
         task = bar.add_task("", total=None)

@@ -12,10 +12,11 @@ medians). ONNX Runtime here is an inference runtime: a training step is refused.
 
 from __future__ import annotations
 
+import contextlib
 import io
-from typing import Any
+from typing import Any, Iterator
 
-from ..errors import ConfigError
+from ..errors import ConfigError, UnsupportedError
 
 #: The runtimes measured latency can be taken in (``[budget] runtime``, ``runtime=``).
 RUNTIMES = ("torch", "onnxruntime")
@@ -40,18 +41,61 @@ def check_runtime(runtime: Any, mode: str = "infer") -> str:
     return runtime
 
 
+def _rms_norm(x: Any, normalized_shape: Any, weight: Any = None, eps: Any = None) -> Any:
+    """``F.rms_norm`` written out (x · rsqrt(mean(x²) + eps) · weight): the TorchScript
+    exporter has no ONNX translation of ``aten::rms_norm`` (LLaMA-, Mistral-, Gemma-,
+    DeepSeek-shaped models)."""
+    import torch
+
+    dims = tuple(range(-len(normalized_shape), 0))
+    eps = torch.finfo(x.dtype).eps if eps is None else eps
+    y = x * torch.rsqrt(x.pow(2).mean(dims, keepdim=True) + eps)
+    return y if weight is None else y * weight
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Standard output and error sent to nothing, at the file-descriptor level: when an
+    export fails, the exporter's C++ side prints the whole traced graph there."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, null):
+            os.close(fd)
+
+
 def export(module: Any, x: Any) -> bytes:
-    """The ONNX model of ``module`` (put in eval mode) at input ``x``'s shape."""
+    """The ONNX model of ``module`` (put in eval mode) at input ``x``'s shape; an operator
+    the exporter cannot translate (a mixture of experts' routing: ``Sort`` with an out
+    parameter) is a one-line :class:`UnsupportedError` naming it."""
     import warnings
+    from unittest import mock
 
     import torch
 
     module.eval()
     buf = io.BytesIO()
-    with torch.no_grad(), warnings.catch_warnings():
+    with torch.no_grad(), warnings.catch_warnings(), _quiet(), \
+            mock.patch("torch.nn.functional.rms_norm", _rms_norm):
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notes
-        torch.onnx.export(module, (x,), buf, dynamo=False, input_names=["x"],
-                          output_names=["y"], opset_version=OPSET)
+        try:
+            torch.onnx.export(module, (x,), buf, dynamo=False, input_names=["x"],
+                              output_names=["y"], opset_version=OPSET)
+        except Exception as e:  # noqa: BLE001 — the exporter's errors carry the whole graph
+            first = (str(e).strip() or type(e).__name__).splitlines()[0].split(". Please")[0]
+            raise UnsupportedError(f"{type(module).__name__} cannot be exported to ONNX for "
+                                   f"ONNX Runtime: {first}") from None
     return buf.getvalue()
 
 
