@@ -3,7 +3,9 @@ variants at d_model 144, 8 heads, 33 tokens, batch 4 (both implementations), and
 Qwen2.5-0.5B and TinyLlama models (full width and vocabulary), forward and training step at
 1 and 2 threads, each timing the lower of two.
 
-    python examples/latency_unseen.py reports/latency-cpu-profile.json
+    python examples/latency_unseen.py reports/latency-cpu-profile.json [DEVICE]
+
+DEVICE (default cpu) must be the profile's: on a GPU, ``cuda`` (one host thread).
 
 Run twice on 2026-11-26 (2-core Xeon): 56 timings, 62.5 % and 58.9 % within ±15 %, median
 |error| 9.1 % and 10.6 % (timing noise between the runs); first run:
@@ -16,7 +18,13 @@ from attncost.config import AttentionConfig, preset
 from attncost.latency.predictor import predictor_for
 from attncost.latency import judge
 from attncost.latency.measure import time_module
-P = predictor_for(sys.argv[1] if len(sys.argv) > 1 else 'reports/latency-cpu-profile.json')
+from attncost.latency.profile import load_profile
+PROFILE = load_profile(sys.argv[1] if len(sys.argv) > 1 else 'reports/latency-cpu-profile.json')
+DEVICE = judge.check_device(PROFILE)
+if len(sys.argv) > 2 and sys.argv[2].split(":")[0] != PROFILE.device:
+    sys.exit(f"device {sys.argv[2]!r} is not the profile's ({PROFILE.device})")
+P = predictor_for(PROFILE)
+THREADS = (1, 2) if DEVICE == "cpu" else (1,)
 cases = []
 for v in ('standard', 'efficient', 'gqa', 'mla', 'linformer', 'kernel-linear'):
     for impl in ('materialised', 'fused'):
@@ -28,8 +36,8 @@ cases.append(judge.Case("tinyllama 2 layers ℓ40 b2", "model", "gqa",
                         preset("tinyllama-1.1b-chat-v1.0", layers=2, seq_len=40, batch=2)))
 errs = []
 for c in cases:
-    mod, x = judge.module_and_input(c)
-    for t in (1, 2):
+    mod, x = judge.module_and_input(c, DEVICE)
+    for t in THREADS:
         for mode in ('infer', 'train'):
             meas = min(time_module(mod, x, mode, t)[0] for _ in range(2))
             pred = P.predict(c.target, mode, threads=t)

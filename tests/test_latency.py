@@ -120,7 +120,8 @@ def test_profile_resumes_and_records_where_it_ran(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "grid", lambda quick=False, seed=0: grid)
     taken = []
 
-    def fake(kind, features, threads, min_run_time=0.0, repeats=1):
+    def fake(kind, features, threads, min_run_time=0.0, repeats=1, device="cpu"):
+        assert device == "cpu"
         if len(taken) == 2 and stop["now"]:
             raise KeyboardInterrupt
         taken.append(kind)
@@ -151,7 +152,8 @@ def test_profile_passes_keep_each_measurements_lowest(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "grid", lambda quick=False, seed=0: grid)
     times = iter([(1e-6, 9e-6), (2e-6, 8e-6), (1.5e-6, 5e-6), (3e-6, 7e-6)])
 
-    def fake(kind, features, threads, min_run_time=0.0, repeats=1):
+    def fake(kind, features, threads, min_run_time=0.0, repeats=1, device="cpu"):
+        assert device == "cpu"
         f, t = next(times)
         return Measurement(kind, threads, dict(features), f, t)
 
@@ -170,7 +172,7 @@ def test_judge_takes_more_passes_until_the_two_lowest_agree(monkeypatch):
     from attncost.latency import measure as measure_mod
 
     values = iter([1.0, 2.0, 1.3, 2.05, 1.02])
-    monkeypatch.setattr(judge, "module_and_input", lambda case: (None, None))
+    monkeypatch.setattr(judge, "module_and_input", lambda case, device="cpu": (None, None))
     monkeypatch.setattr(measure_mod, "time_module",
                         lambda module, x, mode, threads: (next(values), 0.0))
     case = judge.Case("one", "layer", "standard", None)
@@ -192,6 +194,96 @@ def test_every_kernel_kind_has_a_builder_that_runs():
         train()
     m = prof_mod.measure("scalar", {"numel": 64}, 1, min_run_time=0.001, repeats=1)
     assert m.fwd_s > 0 and m.train_s > 0
+
+
+class _Devices:
+    """The devices of every tensor an operation reads or writes (a torch dispatch mode)."""
+
+    def __enter__(self):
+        import torch
+        from torch.utils._python_dispatch import TorchDispatchMode
+        from torch.utils._pytree import tree_flatten
+
+        seen = self.seen = set()
+
+        class Mode(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                out = func(*args, **(kwargs or {}))
+                seen.update(t.device.type for t in tree_flatten((args, kwargs, out))[0]
+                            if isinstance(t, torch.Tensor))
+                return out
+
+        self.mode = Mode()
+        self.mode.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.mode.__exit__(*exc)
+
+
+def test_every_kernel_and_reference_runs_wholly_on_the_device_it_is_given():
+    """The profiler's operands, masks made at call time, reference layers and models, and
+    every judged module and its input are made on the device asked for (CUDA in use; here
+    torch's meta device, which runs anything and says where each tensor lives): no tensor
+    of any kernel, forward or backward, is left on the CPU."""
+    one_each = {}
+    for kind, f in bench.grid(quick=True):
+        one_each.setdefault(kind, f)
+    for kind, f in one_each.items():
+        fwd, train = bench.build(kind, f, "meta")
+        with _Devices() as d:
+            fwd()
+            train()
+        assert d.seen == {"meta"}, kind
+    for case in judge.smoke_cases() + judge.fresh_models()[1:]:
+        module, x = judge.module_and_input(case, "meta")
+        with _Devices() as d:
+            y = module(x)
+            y.backward(y.detach())
+        assert d.seen == {"meta"}, case.name
+
+
+def test_profile_and_judge_devices(tmp_path, synthetic):
+    """A device that is not a torch device, or is not here, is one line; a profile records
+    its device and resumes only on the same one; the judge refuses a profile of a device
+    this machine lacks (it times this machine against the profile)."""
+    import dataclasses
+
+    from typer.testing import CliRunner
+
+    from attncost.cli import app
+    from attncost.latency.measure import measure_latency
+    from attncost.torch_device import DeviceError
+
+    with pytest.raises(DeviceError, match="device 'gpu' is invalid: allowed: cpu, cuda"):
+        prof_mod.profile(tmp_path / "p.json", device="gpu")
+    r = CliRunner().invoke(app, ["profile", "-o", str(tmp_path / "p.json"), "--device", "tpu"])
+    assert r.exit_code == 2 and "device 'tpu' is invalid" in r.output
+    assert "Traceback" not in r.output and not (tmp_path / "p.json").exists()
+    with pytest.raises(DeviceError, match="device 'cuda:x' is invalid"):
+        measure_latency("seed-imdb", device="cuda:x")
+    gpu = dataclasses.replace(synthetic, device="cuda",
+                              machine={**synthetic.machine, "gpu": "NVIDIA H200"})
+    path = tmp_path / "h200.json"
+    save_profile(gpu, path)
+    assert load_profile(path).device == "cuda"
+    assert judge.check_device(synthetic) == "cpu"
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match=r"timed on cuda \(NVIDIA H200\) and this "
+                                              r"machine has no such device"):
+            judge.check_device(gpu)
+        r = CliRunner().invoke(app, ["validate-latency", str(path), "-o",
+                                     str(tmp_path / "v.csv")])
+        assert r.exit_code == 2 and "no such device" in r.output and "Traceback" not in r.output
+        with pytest.raises(DeviceError, match="sees no CUDA GPU here"):
+            measure_latency("seed-imdb", device="cuda")
+        # resuming a GPU's profile on this CPU would mix two devices' timings
+        with pytest.raises(DeviceError, match="device 'cuda' is not available"):
+            prof_mod.profile(path, device="cuda")
+    with pytest.raises(ConfigError, match=r"on 'NVIDIA H200' \(cuda\); give a new file name"):
+        prof_mod.profile(path, threads=1, rounds=1)
 
 
 @pytest.mark.parametrize("content, fragment", [
@@ -327,7 +419,7 @@ def test_judge_writes_every_report_from_synthetic_timings(tmp_path, monkeypatch,
     save_profile(synthetic, path)
     pred = Predictor.fit(synthetic, residual=False)
 
-    def fake_measure(cases, threads, timings, progress=None):
+    def fake_measure(cases, threads, timings, progress=None, device="cpu"):
         out = {}
         for c in cases:
             for mode in ("infer", "train"):

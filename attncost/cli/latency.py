@@ -225,6 +225,9 @@ def profile(
                                         "apart; each measurement keeps its lowest (a shared "
                                         "machine's slow spells).", min=1, max=10,
                                         metavar="INT")] = 2,
+    device: Annotated[str, typer.Option("--device", help="Where the kernels run: cpu, cuda or "
+                                        "cuda:<index> (threads are the host's).",
+                                        metavar="DEVICE")] = "cpu",
 ) -> None:
     """Time the kernels attncost's operations become on this machine (matmuls, batched
     matmuls, fused attention, softmax, norms, activations, masks, copies; forward and
@@ -236,11 +239,16 @@ def profile(
     """
     require_suffix(out, (".json",))
     writable(out)
+    from ..torch_device import check_device_name
+
+    check_device_name(device)
     from .base import needs
 
     needs("torch", extra="torch")
     from ..latency.profile import check_threads, profile as run_profile
+    from ..torch_device import resolve_device_name
 
+    device = resolve_device_name(device)
     counts = check_threads(list(threads or [1]))
     if out.exists() and out.stat().st_size:  # a damaged file to resume: say so before the bar
         from ..latency.profile import load_profile
@@ -253,9 +261,12 @@ def profile(
         def progress(done: int, total: int, what: str) -> None:
             bar.update(task, completed=done, total=total, description=what)
 
-        prof = run_profile(out, threads=counts, quick=quick, progress=progress, rounds=rounds)
+        prof = run_profile(out, threads=counts, quick=quick, progress=progress, rounds=rounds,
+                           device=device)
+    from ..latency.profile import device_label
+
     console(stderr=True).print(
-        f"{len(prof.measurements)} measurements on {prof.machine.get('processor')} "
+        f"{len(prof.measurements)} measurements on {device_label(prof)} "
         f"(torch {prof.torch}, threads {', '.join(map(str, prof.threads))}) in {out}")
 
 
@@ -296,6 +307,7 @@ def validate_latency(
     prof = load_profile(profile_file)
     counts = list(threads or prof.threads)
     judge.check_threads(prof, counts)
+    judge.check_device(prof)
     bar = _progress_bar("timing")
     with bar:
         task = bar.add_task("", total=len(counts) * (len(cases) +

@@ -150,9 +150,10 @@ def _make_mask(f: Features) -> tuple[Fn, Fn]:
     import torch
 
     n = max(1, int(math.isqrt(f["numel"])))
+    device = torch.empty(0).device  # the device being built on (run is called outside it)
 
     def run() -> None:
-        torch.ones(n, n, dtype=torch.bool).triu(1)
+        torch.ones(n, n, dtype=torch.bool, device=device).triu(1)
 
     return run, run
 
@@ -188,16 +189,21 @@ BUILDERS: dict[str, Callable[[Features], tuple[Fn, Fn]]] = {
 }
 
 
-def build(kind: str, features: Features) -> tuple[Fn, Fn]:
-    """(forward, forward + backward) callables of kernel ``kind`` at ``features`` (a
-    reference layer for ``layer:…`` kinds, :mod:`attncost.latency.reference`)."""
+def build(kind: str, features: Features, device: str = "cpu") -> tuple[Fn, Fn]:
+    """(forward, forward + backward) callables of kernel ``kind`` at ``features`` on
+    ``device`` (a reference layer for ``layer:…`` kinds, :mod:`attncost.latency.reference`).
+    The operands are made on ``device`` (torch's device context, around the building only:
+    under it every torch call would pass through a Python mode, timed with the kernel)."""
+    import torch
+
     from . import reference
 
     if reference.is_reference(kind):
-        return reference.build(kind, features)
+        return reference.build(kind, features, device)
     if kind not in BUILDERS:
         raise unknown("kernel kind to profile", kind, BUILDERS)
-    return BUILDERS[kind](features)
+    with torch.device(device):
+        return BUILDERS[kind](features)
 
 
 # -- the grid ------------------------------------------------------------------------------

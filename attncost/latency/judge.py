@@ -133,7 +133,9 @@ def calibration_cases() -> list[Case]:
 # -- measuring ------------------------------------------------------------------------------
 
 
-def module_and_input(case: Case) -> tuple[Any, Any]:
+def module_and_input(case: Case, device: str = "cpu") -> tuple[Any, Any]:
+    """The PyTorch module of ``case`` and its input, on ``device`` (seeded: the same weights
+    and input on every run)."""
     import torch
 
     from .measure import layer_input, model_input
@@ -142,11 +144,12 @@ def module_and_input(case: Case) -> tuple[Any, Any]:
     if case.kind == "model":
         from ..nn.model import TransformerModel
 
-        return TransformerModel(case.target, dropout=0.0), model_input(case.target)
+        return (TransformerModel(case.target, dropout=0.0).to(device),
+                model_input(case.target, device))
     from ..nn import build_attention
 
     name, cfg = case.target
-    return build_attention(name, cfg), layer_input(cfg)
+    return build_attention(name, cfg).to(device), layer_input(cfg, device=device)
 
 
 #: Passes over the cases, minutes apart (each timing keeps its lowest pass); a timing whose
@@ -205,11 +208,12 @@ class Timings:
 
 
 def measure_cases(cases: list[Case], threads: int, timings: Timings,
-                  progress: Callable[[str], None] | None = None, rounds: int = ROUNDS
-                  ) -> dict[tuple, tuple]:
+                  progress: Callable[[str], None] | None = None, rounds: int = ROUNDS,
+                  device: str = "cpu") -> dict[tuple, tuple]:
     """(case name, kind, mode) → the lowest (median, IQR) seconds for every case, both
-    modes, over ``rounds`` passes through all of them (then more passes for the timings not
-    :meth:`Timings.settled`); ``progress(what)`` before each case of the first pass."""
+    modes, on ``device``, over ``rounds`` passes through all of them (then more passes for
+    the timings not :meth:`Timings.settled`); ``progress(what)`` before each case of the
+    first pass."""
     from .measure import time_module
 
     built: dict[str, tuple] = {}
@@ -217,7 +221,7 @@ def measure_cases(cases: list[Case], threads: int, timings: Timings,
     def run(case: Case, mode: str) -> tuple:
         if case.name not in built:
             built.clear()  # one module at a time in memory
-            built[case.name] = module_and_input(case)
+            built[case.name] = module_and_input(case, device)
         module, x = built[case.name]
         return time_module(module, x, mode, threads)
 
@@ -280,6 +284,20 @@ def predictions(case: Case, mode: str, threads: int, predictor: Any, six: dict,
 # -- the run --------------------------------------------------------------------------------
 
 
+def check_device(prof: Any) -> str:
+    """The torch device ``prof`` was timed on, when it is here too (the judge times this
+    machine against the profile): ``cpu`` or ``cuda:0``; else a one-line error."""
+    from ..torch_device import DeviceError, resolve_device_name
+    from .profile import device_label
+
+    try:
+        return resolve_device_name(prof.device)
+    except DeviceError:
+        raise ConfigError(f"the profile was timed on {prof.device} ({device_label(prof)}) "
+                          f"and this machine has no such device: judge a profile on the "
+                          f"machine it was made on") from None
+
+
 def check_threads(prof: Any, threads: list[int]) -> list[int]:
     """``threads``, each profiled (a one-line error names the missing one)."""
     missing = [t for t in threads if t not in prof.threads]
@@ -303,6 +321,7 @@ def judge(profile_path: str | Path, out_csv: str | Path | None = None, *,
 
     prof = load_profile(profile_path)
     counts = check_threads(prof, threads or list(prof.threads))
+    device = check_device(prof)
     predictor = Predictor.fit(prof) if predictor is None else predictor
     cases = held_out() if cases is None else cases
     calib = calibration_cases()
@@ -313,19 +332,23 @@ def judge(profile_path: str | Path, out_csv: str | Path | None = None, *,
 
     from .profile import machine_info
 
+    here = machine_info(device)
     timings = Timings(None if path is None else path.with_name(path.stem + ".timings.json"),
-                      f"{machine_info()['processor']}|{os.cpu_count()}|torch {torch.__version__}"
-                      f"|profile {prof.date}")
+                      f"{here.get('gpu') or here['processor']}|{os.cpu_count()}|torch "
+                      f"{torch.__version__}|profile {prof.date}")
+    from ..torch_device import warm_up
+
+    warm_up(device)
     load = [os.getloadavg()[0]]
     rows, fits = [], {}
     for t in counts:
-        measured = measure_cases(calib + cases, t, timings, progress)
+        measured = measure_cases(calib + cases, t, timings, progress, device=device)
         six = fits[t] = fit_six_constant(calib, measured)
-        device = profiled_device(prof, t)
+        peaks = profiled_device(prof, t)
         for case in cases:
             for mode in ("infer", "train"):
                 med, iqr = measured[(case.kind, case.name, mode)]
-                pred = predictions(case, mode, t, predictor, six, device)
+                pred = predictions(case, mode, t, predictor, six, peaks)
                 rows.append({"case": case.name, "kind": case.kind, "variant": case.variant,
                              "set": case.set, "mode": mode, "threads": t,
                              "measured_s": med, "iqr_s": iqr,
@@ -391,7 +414,10 @@ def summarise(rows: list[dict], prof: Any, predictor: Any, fits: dict, load: lis
         "timing": f"torch.utils.benchmark blocked runs (min 0.05 s), lowest of 3 medians, "
                   f"lowest of {ROUNDS}+ passes minutes apart (more, up to {MAX_ROUNDS}, until "
                   f"the two lowest agree within {AGREE:.0%}); infer: forward under no_grad; "
-                  f"train: zero_grad + forward + backward; eval mode; fp32; CPU",
+                  f"train: zero_grad + forward + backward; eval mode; fp32; {prof.device}"
+                  + (" (no TF32)" if prof.device == "cuda" and not
+                     prof.machine.get("tf32_matmul") else ""),
+        "device": prof.device,
         "load_average_1min": load,
     }
 
@@ -415,6 +441,11 @@ def write(rows: list[dict], summary: dict, csv_path: Path) -> None:
     plots.save(figure(rows, summary), csv_path.with_suffix(".png"))
 
 
+def _label(machine: dict) -> str:
+    """The GPU's name, else the processor's (what was timed)."""
+    return str(machine.get("gpu") or machine.get("processor", "CPU"))
+
+
 def text_report(rows: list[dict], summary: dict) -> str:
     """The summary as plain text: each model's share within ±15 % and median error, overall
     and by threads, mode and kind; then the worst held-out timings of the kernel predictor."""
@@ -428,7 +459,7 @@ def text_report(rows: list[dict], summary: dict) -> str:
 
     prof = summary["profile"]
     out = [f"Held-out latency: {summary['held_out_configurations']} configurations, "
-           f"{summary['held_out_timings']} timings on {prof['machine'].get('processor')} "
+           f"{summary['held_out_timings']} timings on {_label(prof['machine'])} "
            f"(torch {prof['torch']}; profile {prof['file']}, {prof['measurements']} "
            f"measurements, {prof['date']})",
            f"Goal: {summary['goal']} — "
@@ -483,7 +514,7 @@ def figure(rows: list[dict], summary: dict) -> Any:
         ax.set_xlabel("measured latency (s)")
         ax.set_ylabel("predicted latency (s)")
     axes[0].legend(loc="upper left", fontsize=7)
-    fig.suptitle(f"Held-out latency on {summary['profile']['machine'].get('processor', 'CPU')}"
+    fig.suptitle(f"Held-out latency on {_label(summary['profile']['machine'])}"
                  f" ({summary['held_out_configurations']} configurations, "
                  f"{summary['held_out_timings']} timings); band: ±15 %", fontsize=10)
     fig.tight_layout()

@@ -40,23 +40,28 @@ def time_module(module: Any, x: Any, mode: str, threads: int, *, min_run_time: f
     return time_fn(run, threads, min_run_time, repeats)
 
 
-def layer_input(cfg: Any, grad: bool = True) -> Any:
-    """A (batch, seq_len, d_model) input of an attention layer (a fixed seed)."""
+def layer_input(cfg: Any, grad: bool = True, device: str = "cpu") -> Any:
+    """A (batch, seq_len, d_model) input of an attention layer (a fixed seed, drawn on the
+    CPU: the same values on every device)."""
     import torch
 
     g = torch.Generator().manual_seed(0)
-    return torch.randn(cfg.batch, cfg.seq_len, cfg.d_model, generator=g, requires_grad=grad)
+    x = torch.randn(cfg.batch, cfg.seq_len, cfg.d_model, generator=g).to(device)
+    return x.requires_grad_(grad)
 
 
-def model_input(m: Any) -> Any:
-    """Token ids (batch, seq_len) or images (batch, channels, H, W) for a ModelConfig."""
+def model_input(m: Any, device: str = "cpu") -> Any:
+    """Token ids (batch, seq_len) or images (batch, channels, H, W) for a ModelConfig (drawn
+    on the CPU, then moved to ``device``)."""
     import torch
 
     g = torch.Generator().manual_seed(0)
     a = m.attention
     if m.is_vision:
-        return torch.randn(a.batch, m.channels, m.image_size, m.image_size, generator=g)
-    return torch.randint(0, max(m.vocab, 1), (a.batch, a.seq_len), generator=g)
+        x = torch.randn(a.batch, m.channels, m.image_size, m.image_size, generator=g)
+    else:
+        x = torch.randint(0, max(m.vocab, 1), (a.batch, a.seq_len), generator=g)
+    return x.to(device)
 
 
 def _sized(model_config: Any, batch: int | None, seq_len: int | None) -> Any:
@@ -69,17 +74,23 @@ def _sized(model_config: Any, batch: int | None, seq_len: int | None) -> Any:
 
 def measure_latency(model_config: Any, batch: int | None = None, seq_len: int | None = None,
                     threads: int = 1, mode: str = "infer", *, min_run_time: float = 0.05,
-                    repeats: int = 3, runtime: str = "torch") -> float:
+                    repeats: int = 3, runtime: str = "torch", device: str = "cpu") -> float:
     """Measured seconds of a whole model (a :class:`~attncost.config.ModelConfig` or a preset
     name) on this machine: ``infer`` one forward, ``train`` forward + backward; ``batch`` and
     ``seq_len`` override the model's; ``runtime``: ``torch`` (eager) or ``onnxruntime`` (the
-    model exported to ONNX, inference only: :mod:`attncost.latency.onnx`)."""
+    model exported to ONNX, inference only, on the CPU: :mod:`attncost.latency.onnx`);
+    ``device``: ``cpu``, ``cuda`` or ``cuda:<index>`` (torch eager)."""
+    from ..torch_device import resolve_device_name
     from .onnx import check_runtime
     from .profile import check_threads
 
     check_mode(mode)
     check_runtime(runtime, mode)
     (t,) = check_threads(threads)
+    device = resolve_device_name(device)
+    if runtime == "onnxruntime" and device != "cpu":
+        raise ConfigError(f"device {device!r} with runtime 'onnxruntime': attncost times "
+                          f"ONNX Runtime's CPU provider only; use device 'cpu'")
     m = _sized(model_config, batch, seq_len)
     import torch
 
@@ -92,8 +103,8 @@ def measure_latency(model_config: Any, batch: int | None = None, seq_len: int | 
 
         return time_onnxruntime(model, model_input(m), t, min_run_time=min_run_time,
                                 repeats=repeats)[0]
-    return time_module(model, model_input(m), mode, t, min_run_time=min_run_time,
-                       repeats=repeats)[0]
+    return time_module(model.to(device), model_input(m, device), mode, t,
+                       min_run_time=min_run_time, repeats=repeats)[0]
 
 
 def predicted_latency(model_config: Any, profile: Any, mode: str = "infer", *,

@@ -79,8 +79,11 @@ class Profile:
         return out
 
 
-def machine_info() -> dict[str, Any]:
-    """The processor, its cores and the operating system (no names of people or hosts)."""
+def machine_info(device: str = "cpu") -> dict[str, Any]:
+    """The processor, its cores and the operating system (no names of people or hosts); on a
+    CUDA ``device``, its GPU too (:func:`attncost.torch_device.gpu_info`)."""
+    from ..torch_device import gpu_info
+
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
@@ -92,7 +95,12 @@ def machine_info() -> dict[str, Any]:
         pass
     return {"processor": cpu, "cores": os.cpu_count(), "system": platform.system(),
             "release": platform.release(), "machine": platform.machine(),
-            "python": platform.python_version()}
+            "python": platform.python_version(), **gpu_info(device)}
+
+
+def device_label(prof: "Profile") -> str:
+    """What a profile timed, for titles: the GPU's name on CUDA, else the processor's."""
+    return str(prof.machine.get("gpu") or prof.machine.get("processor") or prof.device)
 
 
 # -- the file --------------------------------------------------------------------------------
@@ -175,7 +183,9 @@ def save_profile(prof: Profile, path: str | Path) -> None:
 def time_fn(fn: Callable[[], Any], threads: int, min_run_time: float, repeats: int
             ) -> tuple[float, float]:
     """(median, IQR) seconds of ``fn`` on ``threads`` threads: the lowest of ``repeats``
-    medians of ``torch.utils.benchmark``'s blocked runs."""
+    medians of ``torch.utils.benchmark``'s blocked runs (its timer waits for the GPU at
+    each block's ends, so on CUDA a median is the time per call of back-to-back calls —
+    the host's launches and the GPU's kernels overlapping, as in a model)."""
     import torch.utils.benchmark as benchmark
 
     fn()  # warm up (allocations, first-call dispatch)
@@ -189,11 +199,12 @@ def time_fn(fn: Callable[[], Any], threads: int, min_run_time: float, repeats: i
 
 
 def measure(kind: str, features: Features, threads: int, min_run_time: float = 0.02,
-            repeats: int = 3) -> Measurement:
-    """Time kernel ``kind`` at ``features`` on ``threads`` threads."""
+            repeats: int = 3, device: str = "cpu") -> Measurement:
+    """Time kernel ``kind`` at ``features`` on ``threads`` threads, on ``device`` (a resolved
+    :mod:`attncost.torch_device` name)."""
     from .bench import build
 
-    fwd, train = build(kind, features)
+    fwd, train = build(kind, features, device)
     f_med, f_iqr = time_fn(fwd, threads, min_run_time, repeats)
     t_med, t_iqr = time_fn(train, threads, min_run_time, repeats)
     return Measurement(kind, threads, dict(features), f_med, t_med, f_iqr, t_iqr)
@@ -212,22 +223,23 @@ def check_threads(threads: Any) -> list[int]:
     return list(dict.fromkeys(items))
 
 
-def _start(path: Path | None, threads: list[int], quick: bool, timing: dict[str, Any]
-           ) -> Profile:
-    """The profile to add to: the file's, when it is a profile of this machine and torch
-    made the same way (resume); a new one otherwise."""
+def _start(path: Path | None, threads: list[int], quick: bool, timing: dict[str, Any],
+           device: str = "cpu") -> Profile:
+    """The profile to add to: the file's, when it is a profile of this machine, device and
+    torch made the same way (resume); a new one otherwise."""
     import torch
 
-    fresh = Profile(machine_info(), torch.__version__, threads,
+    fresh = Profile(machine_info(device), torch.__version__, threads,
                     _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                    quick=quick, timing=timing)
+                    device=device.split(":")[0], quick=quick, timing=timing)
     if path is None or not path.exists() or path.stat().st_size == 0:
         return fresh
     old = load_profile(path)
-    if old.torch != fresh.torch or old.machine.get("processor") != fresh.machine["processor"]:
+    if (old.torch, old.device, device_label(old)) != (fresh.torch, fresh.device,
+                                                      device_label(fresh)):
         raise ConfigError(f"profile file {str(path)!r} was made with torch {old.torch} on "
-                          f"{old.machine.get('processor')!r}; give a new file name to profile "
-                          f"this machine")
+                          f"{device_label(old)!r} ({old.device}); give a new file name to "
+                          f"profile {device_label(fresh)!r} ({fresh.device})")
     old.threads = list(dict.fromkeys([*old.threads, *threads]))
     old.quick = old.quick and quick
     old.timing = timing
@@ -236,16 +248,19 @@ def _start(path: Path | None, threads: list[int], quick: bool, timing: dict[str,
 
 def profile(out: str | Path | None = None, *, threads: int | list[int] = 1,
             quick: bool = False, progress: Callable[[int, int, str], None] | None = None,
-            seed: int = 0, rounds: int = 2) -> Profile:
+            seed: int = 0, rounds: int = 2, device: str = "cpu") -> Profile:
     """Time every kernel of :func:`attncost.latency.bench.grid` on each thread count,
-    ``rounds`` passes (each measurement keeps its lowest pass), and write the profile to
-    ``out`` (after every measurement; what ``out`` already holds is kept and not taken again).
-    ``progress(done, total, what)`` is called as it goes."""
+    ``rounds`` passes (each measurement keeps its lowest pass), on ``device`` (``cpu``,
+    ``cuda`` or ``cuda:<index>``), and write the profile to ``out`` (after every measurement;
+    what ``out`` already holds is kept and not taken again). ``progress(done, total, what)``
+    is called as it goes."""
+    from ..torch_device import resolve_device_name
     from .bench import grid
 
     if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= 10:
         raise ConfigError(f"rounds={rounds!r} must be an integer from 1 to 10")
     counts = check_threads(threads)
+    device = resolve_device_name(device)
     path = None if out is None else Path(out)
     if path is not None:
         from ..files import check_writable
@@ -254,7 +269,7 @@ def profile(out: str | Path | None = None, *, threads: int | list[int] = 1,
     timing = {"statistic": f"lowest of 3 medians, lowest of {rounds} passes",
               "min_run_time_s": 0.01 if quick else 0.02, "repeats": 2 if quick else 3,
               "rounds": rounds}
-    prof = _start(path, counts, quick, timing)
+    prof = _start(path, counts, quick, timing, device)
     shapes = [(k, f, t) for t in counts for k, f in grid(quick, seed)]
     wanted = {measurement_key(k, t, f) for k, f, t in shapes}
     done = {m.key for m in prof.measurements}
@@ -273,11 +288,15 @@ def profile(out: str | Path | None = None, *, threads: int | list[int] = 1,
             save_profile(prof, path)
 
     def args(m: Any) -> tuple:
-        return m.kind, m.features, m.threads, timing["min_run_time_s"], timing["repeats"]
+        return (m.kind, m.features, m.threads, timing["min_run_time_s"], timing["repeats"],
+                device)
 
+    from ..torch_device import warm_up
+
+    warm_up(device)
     for k, f, t in todo:
         take(f"{k} ×{t} {_short(f)}", lambda k=k, f=f, t=t: prof.measurements.append(
-            measure(k, f, t, timing["min_run_time_s"], timing["repeats"])))
+            measure(k, f, t, timing["min_run_time_s"], timing["repeats"], device)))
     for r in range(2, rounds + 1):
         for m in [m for m in prof.measurements if m.key in wanted and m.rounds < r]:
             take(f"pass {r}: {m.kind} ×{m.threads} {_short(m.features)}",

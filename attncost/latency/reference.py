@@ -118,9 +118,9 @@ def graph(kind: str, f: Features) -> Any:
     return model_graph(cfg) if kind.startswith(MODEL_PREFIX) else layer_graph(*cfg)
 
 
-def build(kind: str, f: Features) -> tuple[Any, Any]:
-    """(infer, train) callables of a reference layer or model, timed as :mod:`.measure`
-    times them."""
+def build(kind: str, f: Features, device: str = "cpu") -> tuple[Any, Any]:
+    """(infer, train) callables of a reference layer or model on ``device``, timed as
+    :mod:`.measure` times them."""
     import torch
 
     from ..nn import build_attention
@@ -130,9 +130,10 @@ def build(kind: str, f: Features) -> tuple[Any, Any]:
     cfg = config(kind, f)
     torch.manual_seed(0)
     if kind.startswith(MODEL_PREFIX):
-        module, x = TransformerModel(cfg, dropout=0.0).eval(), model_input(cfg)
+        module, x = TransformerModel(cfg, dropout=0.0), model_input(cfg, device)
     else:
-        module, x = build_attention(*cfg).eval(), layer_input(cfg[1])
+        module, x = build_attention(*cfg), layer_input(cfg[1], device=device)
+    module = module.to(device).eval()
     with torch.no_grad():
         grad = torch.randn_like(module(x))
 

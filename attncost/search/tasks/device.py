@@ -15,15 +15,15 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from ...errors import AttncostError
+from ...torch_device import DEVICES, DeviceError, check_device_name, resolve_device_name
 
-DEVICES = ("cpu", "cuda", "cuda:<index>")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
 
 
-class TrainingDeviceError(AttncostError):
-    """The training device or precision is invalid or not available here."""
+#: The error of an invalid or absent training device (the one device check of
+#: :mod:`attncost.torch_device`) or an unsupported precision.
+TrainingDeviceError = DeviceError
 
 
 @dataclass(frozen=True)
@@ -54,16 +54,6 @@ class TrainDevice:
         return torch.amp.GradScaler(self.kind)
 
 
-def check_device_name(device: Any) -> str:
-    """``device`` if it is ``cpu``, ``cuda`` or ``cuda:<index>`` (availability not checked)."""
-    ok = isinstance(device, str) and (device in ("cpu", "cuda") or (
-        device.startswith("cuda:") and device[5:].isdigit()))
-    if not ok:
-        raise TrainingDeviceError(f"device {device!r} is invalid: allowed: "
-                                  f"{', '.join(DEVICES)}")
-    return device
-
-
 def resolve_device(device: str = "cpu", precision: str = "auto") -> TrainDevice:
     """The :class:`TrainDevice` for ``device`` and ``precision``; a one-line
     :class:`TrainingDeviceError` when CUDA (or that GPU) is not available, or the precision
@@ -72,18 +62,11 @@ def resolve_device(device: str = "cpu", precision: str = "auto") -> TrainDevice:
     if precision not in PRECISIONS:
         raise TrainingDeviceError(f"precision {precision!r} is invalid: allowed: "
                                   f"{', '.join(PRECISIONS)}")
-    import torch
-
+    device = resolve_device_name(device)
     if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise TrainingDeviceError(f"device {device!r} is not available: torch "
-                                      f"{torch.__version__} sees no CUDA GPU here; train on "
-                                      f"\"cpu\"")
-        index = int(device[5:]) if ":" in device else 0
-        if index >= torch.cuda.device_count():
-            raise TrainingDeviceError(f"device {device!r} is not available: "
-                                      f"{torch.cuda.device_count()} CUDA GPU(s) here")
-        device = f"cuda:{index}"
+        import torch
+
+        index = int(device[5:])
         if precision == "auto":
             precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
         elif precision == "bf16" and not torch.cuda.is_bf16_supported():
