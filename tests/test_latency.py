@@ -286,6 +286,23 @@ def test_profile_and_judge_devices(tmp_path, synthetic):
         prof_mod.profile(path, threads=1, rounds=1)
 
 
+def test_gpu_timing_blocks_give_the_time_per_call():
+    """The GPU's timing loop (blocks of back-to-back calls, sized from one call) on a call
+    of known length (a 2 ms sleep; here on the CPU, where it waits for nothing): the median
+    per call is that length, over ≥ 5 blocks and min_run_time."""
+    import time
+
+    calls = []
+
+    def sleep() -> None:
+        calls.append(1)
+        time.sleep(0.002)
+
+    med, iqr = prof_mod.time_blocks(sleep, 1, 0.03, 2, "cpu")
+    assert 0.002 <= med < 0.003 and 0 <= iqr < 0.001
+    assert len(calls) >= 2 * 15 + 1  # two repeats of ≥ 0.03 s of 2 ms calls, and the sizing
+
+
 @pytest.mark.parametrize("content, fragment", [
     ("not json", "is not JSON"),
     ("{}", "is not an attncost profile"),

@@ -37,7 +37,7 @@ def time_module(module: Any, x: Any, mode: str, threads: int, *, min_run_time: f
         def run() -> None:
             module.zero_grad(set_to_none=True)
             module(x).backward(grad)
-    return time_fn(run, threads, min_run_time, repeats)
+    return time_fn(run, threads, min_run_time, repeats, str(x.device))
 
 
 def layer_input(cfg: Any, grad: bool = True, device: str = "cpu") -> Any:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import platform
 from dataclasses import asdict, dataclass, field
@@ -180,15 +181,16 @@ def save_profile(prof: Profile, path: str | Path) -> None:
 # -- timing ----------------------------------------------------------------------------------
 
 
-def time_fn(fn: Callable[[], Any], threads: int, min_run_time: float, repeats: int
-            ) -> tuple[float, float]:
+def time_fn(fn: Callable[[], Any], threads: int, min_run_time: float, repeats: int,
+            device: str = "cpu") -> tuple[float, float]:
     """(median, IQR) seconds of ``fn`` on ``threads`` threads: the lowest of ``repeats``
-    medians of ``torch.utils.benchmark``'s blocked runs (its timer waits for the GPU at
-    each block's ends, so on CUDA a median is the time per call of back-to-back calls —
-    the host's launches and the GPU's kernels overlapping, as in a model)."""
+    medians of blocked runs — ``torch.utils.benchmark``'s on the CPU, :func:`time_blocks`
+    on a GPU."""
+    fn()  # warm up (allocations, first-call dispatch)
+    if device.startswith("cuda"):
+        return time_blocks(fn, threads, min_run_time, repeats, device)
     import torch.utils.benchmark as benchmark
 
-    fn()  # warm up (allocations, first-call dispatch)
     best = None
     for _ in range(repeats):
         m = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads
@@ -198,6 +200,54 @@ def time_fn(fn: Callable[[], Any], threads: int, min_run_time: float, repeats: i
     return float(best.median), float(best.iqr)
 
 
+#: A block of back-to-back calls on a GPU lasts at least this long, so that the wait for
+#: the GPU at its ends (~10 µs) is under 1 % of it.
+GPU_BLOCK_S = 1e-3
+
+
+def time_blocks(fn: Callable[[], Any], threads: int, min_run_time: float, repeats: int,
+                device: str) -> tuple[float, float]:
+    """(median, IQR) seconds per call of ``fn`` on a GPU: blocks of back-to-back calls
+    (:data:`GPU_BLOCK_S` each or more, the GPU waited for at both ends — the host's launches
+    and the GPU's kernels overlap, as in a model), at least 5 blocks and ``min_run_time`` per
+    repeat; the lowest of ``repeats`` medians. ``torch.utils.benchmark`` sizes its blocks until
+    a wait is 10⁻⁴ of one: 0.1 s blocks on a GPU, each measurement ten times longer."""
+    import statistics
+    import time
+
+    import torch
+
+    def wait() -> None:  # for the GPU (nothing to wait for on the CPU: the tests time there)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize(device)
+
+    def block(number: int) -> float:
+        wait()
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        wait()
+        return time.perf_counter() - start
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        number = max(1, min(100_000, math.ceil(GPU_BLOCK_S / max(block(1), 1e-7))))
+        best: tuple[float, float] | None = None
+        for _ in range(repeats):
+            per_call: list[float] = []
+            while len(per_call) < 5 or sum(per_call) * number < min_run_time:
+                per_call.append(block(number) / number)
+            q = statistics.quantiles(per_call, n=4)
+            med = statistics.median(per_call)
+            if best is None or med < best[0]:
+                best = (med, q[2] - q[0])
+        assert best is not None
+        return best
+    finally:
+        torch.set_num_threads(previous)
+
+
 def measure(kind: str, features: Features, threads: int, min_run_time: float = 0.02,
             repeats: int = 3, device: str = "cpu") -> Measurement:
     """Time kernel ``kind`` at ``features`` on ``threads`` threads, on ``device`` (a resolved
@@ -205,8 +255,8 @@ def measure(kind: str, features: Features, threads: int, min_run_time: float = 0
     from .bench import build
 
     fwd, train = build(kind, features, device)
-    f_med, f_iqr = time_fn(fwd, threads, min_run_time, repeats)
-    t_med, t_iqr = time_fn(train, threads, min_run_time, repeats)
+    f_med, f_iqr = time_fn(fwd, threads, min_run_time, repeats, device)
+    t_med, t_iqr = time_fn(train, threads, min_run_time, repeats, device)
     return Measurement(kind, threads, dict(features), f_med, t_med, f_iqr, t_iqr)
 
 
@@ -266,7 +316,9 @@ def profile(out: str | Path | None = None, *, threads: int | list[int] = 1,
         from ..files import check_writable
 
         check_writable(path, "profile file")
-    timing = {"statistic": f"lowest of 3 medians, lowest of {rounds} passes",
+    timing = {"statistic": f"lowest of 3 medians, lowest of {rounds} passes"
+                           + (f"; GPU: blocks of ≥ {GPU_BLOCK_S * 1e3:g} ms" if device != "cpu"
+                              else ""),
               "min_run_time_s": 0.01 if quick else 0.02, "repeats": 2 if quick else 3,
               "rounds": rounds}
     prof = _start(path, counts, quick, timing, device)
