@@ -286,21 +286,28 @@ def test_profile_and_judge_devices(tmp_path, synthetic):
         prof_mod.profile(path, threads=1, rounds=1)
 
 
-def test_gpu_timing_blocks_give_the_time_per_call():
+def test_gpu_timing_blocks_give_the_time_per_call(monkeypatch):
     """The GPU's timing loop (blocks of back-to-back calls, sized from one call) on a call
-    of known length (a 2 ms sleep; here on the CPU, where it waits for nothing): the median
-    per call is that length, over ≥ 5 blocks and min_run_time."""
+    of known length (2 ms on a fake clock; here on the CPU, where it waits for nothing):
+    the median per call is that length, blocks of ≥ 1 ms, ≥ 5 blocks and min_run_time per
+    repeat."""
     import time
 
+    clock = [0.0]
     calls = []
 
-    def sleep() -> None:
+    def call() -> None:
         calls.append(1)
-        time.sleep(0.002)
+        clock[0] += 0.002
 
-    med, iqr = prof_mod.time_blocks(sleep, 1, 0.03, 2, "cpu")
-    assert 0.002 <= med < 0.003 and 0 <= iqr < 0.001
-    assert len(calls) >= 2 * 15 + 1  # two repeats of ≥ 0.03 s of 2 ms calls, and the sizing
+    monkeypatch.setattr(time, "perf_counter", lambda: clock[0])
+    med, iqr = prof_mod.time_blocks(call, 1, 0.03, 2, "cpu")
+    assert med == pytest.approx(0.002) and iqr == pytest.approx(0.0, abs=1e-12)
+    assert len(calls) == 1 + 2 * 15  # the sizing call, then 2 repeats of 15 one-call blocks
+    clock[0], calls[:] = 0.0, []
+    monkeypatch.setattr(prof_mod, "GPU_BLOCK_S", 0.01)  # 5 calls a block: 5 blocks ≥ 0.03 s
+    assert prof_mod.time_blocks(call, 1, 0.03, 1, "cpu")[0] == pytest.approx(0.002)
+    assert len(calls) == 1 + 5 * 5
 
 
 @pytest.mark.parametrize("content, fragment", [
