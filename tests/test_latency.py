@@ -466,6 +466,58 @@ def test_judge_writes_every_report_from_synthetic_timings(tmp_path, monkeypatch,
         "share_within_15pct"] == 1.0
 
 
+def test_judge_from_cached_timings_times_nothing(tmp_path, monkeypatch, synthetic, exact):
+    """A GPU profile judged on this CPU machine from the timings its run cached (the GPU
+    was lent for one run): nothing is timed, every timing is the lowest of its passes, and
+    the summary says where they were taken; a cache that is missing, for another profile or
+    short of passes is one line (CLI too)."""
+    import dataclasses
+
+    from typer.testing import CliRunner
+
+    from attncost.cli import app
+
+    gpu = dataclasses.replace(synthetic, device="cuda",
+                              machine={"processor": "x", "gpu": "NVIDIA H200"})
+    path = tmp_path / "h200.json"
+    save_profile(gpu, path)
+    out = tmp_path / "latency-cuda.csv"
+    cache = tmp_path / "latency-cuda.timings.json"
+    cases = judge.smoke_cases()
+    timings = {judge.Timings.key(c, mode, 1): [[exact.predict(c.target, mode) * 1.03, 0.0],
+                                               [exact.predict(c.target, mode), 1e-7]]
+               for c in judge.calibration_cases() + cases for mode in ("infer", "train")}
+    identity = f"NVIDIA H200|16|torch 2.11.0+cu130|profile {gpu.date}"
+    cache.write_text(json.dumps({"identity": identity, "timings": timings}))
+
+    def no_timing(*args, **kwargs):
+        raise AssertionError("a cached judgement timed something")
+
+    monkeypatch.setattr(judge, "measure_cases", no_timing)
+    rows, summary = judge.judge(path, out, cases=cases, predictor=exact, cached=True)
+    assert summary["share_within_15pct"] == 1.0 and summary["judged_from_cached_timings"]
+    assert summary["timed_on"] == "NVIDIA H200|16|torch 2.11.0+cu130"
+    assert summary["unsettled_timings"] == 0 and summary["load_average_1min"] is None
+    assert all(r["iqr_s"] == 1e-7 for r in rows)  # the lower pass, with its own IQR
+    assert "judged here from the cached timings" in out.with_suffix(".txt").read_text()
+    r = CliRunner().invoke(app, ["validate-latency", str(path), "-o", str(out), "--cached",
+                                 "--smoke"])
+    assert r.exit_code == 0, r.output
+    short = dict(timings)
+    key = judge.Timings.key(cases[0], "train", 1)
+    short[key] = short[key][:1]
+    cache.write_text(json.dumps({"identity": identity, "timings": short}))
+    with pytest.raises(ConfigError, match=r"hold 1 of 2 passes of .* train ×1"):
+        judge.judge(path, out, cases=cases, predictor=exact, cached=True)
+    cache.write_text(json.dumps({"identity": identity.replace(gpu.date, "2025-01-01"),
+                                 "timings": timings}))
+    with pytest.raises(ConfigError, match="were taken for another profile"):
+        judge.judge(path, out, cases=cases, predictor=exact, cached=True)
+    cache.unlink()
+    r = CliRunner().invoke(app, ["validate-latency", str(path), "-o", str(out), "--cached"])
+    assert r.exit_code == 2 and "no cached timings" in r.output and "Traceback" not in r.output
+
+
 def test_score_counts_the_tolerance():
     rows = [{"kernel_error": e} for e in (0.0, 0.1, -0.15, 0.2, -0.5)]
     s = judge.score(rows, "kernel")

@@ -285,6 +285,9 @@ def validate_latency(
     threads: Threads = None,
     smoke: Annotated[bool, typer.Option(
         "--smoke", help="Only a few held-out cases (plumbing check; not a judgement).")] = False,
+    cached: Annotated[bool, typer.Option(
+        "--cached", help="Time nothing: judge from <stem>.timings.json, taken on the "
+                         "profile's machine (e.g. a GPU lent for one run).")] = False,
 ) -> None:
     """Judge the kernel-level predictor on held-out configurations (single layers of every
     variant at odd sizes; seed-imdb, the edge-digits ViT, gpt2 at 32 tokens; a fresh set:
@@ -307,7 +310,10 @@ def validate_latency(
     prof = load_profile(profile_file)
     counts = list(threads or prof.threads)
     judge.check_threads(prof, counts)
-    judge.check_device(prof)
+    if cached:
+        judge.cached_timings(prof, out.with_name(out.stem + ".timings.json"))
+    else:
+        judge.check_device(prof)
     bar = _progress_bar("timing")
     with bar:
         task = bar.add_task("", total=len(counts) * (len(cases) +
@@ -317,5 +323,5 @@ def validate_latency(
             bar.update(task, advance=1, description=what)
 
         rows, summary = judge.judge(profile_file, out, threads=counts, cases=cases,
-                                    progress=progress)
+                                    progress=progress, cached=cached)
     typer.echo(judge.text_report(rows, summary))

@@ -207,6 +207,51 @@ class Timings:
                                                 "timings": self.data}, indent=0))
 
 
+def identity_here(prof: Any, device: str) -> str:
+    """What a timings cache made here is tied to: the device's name, the cores, torch and
+    the profile's date."""
+    import torch
+
+    from .profile import machine_info
+
+    here = machine_info(device)
+    return (f"{here.get('gpu') or here['processor']}|{os.cpu_count()}|torch "
+            f"{torch.__version__}|profile {prof.date}")
+
+
+def cached_timings(prof: Any, path: Path | None) -> Timings:
+    """The timings cache at ``path``, taken for ``prof`` (on whichever machine made the
+    profile); a one-line error when there is none, or it was taken for another profile."""
+    if path is None or not path.exists():
+        raise ConfigError(f"no cached timings {str(path)!r} to judge from: time the held-out "
+                          f"cases on the profile's machine first (validate-latency without "
+                          f"--cached)")
+    try:
+        identity = str(json.loads(path.read_text(encoding="utf-8")).get("identity", ""))
+    except (ValueError, AttributeError):
+        raise ConfigError(f"cached timings {str(path)!r} are not a timings file") from None
+    if not identity.endswith(f"|profile {prof.date}"):
+        raise ConfigError(f"cached timings {str(path)!r} were taken for another profile "
+                          f"({identity.rsplit('|profile ', 1)[-1]!r}, not {prof.date!r})")
+    return Timings(path, identity)
+
+
+def cached_cases(cases: list[Case], threads: int, timings: Timings, rounds: int = ROUNDS
+                 ) -> dict[tuple, tuple]:
+    """:func:`measure_cases`'s result from ``timings`` alone: the lowest of each timing's
+    passes, every one with at least ``rounds`` (a one-line error names the first short)."""
+    out = {}
+    for c in cases:
+        for mode in ("infer", "train"):
+            samples = timings.samples(c, mode, threads)
+            if len(samples) < rounds:
+                raise ConfigError(f"cached timings {str(timings.path)!r} hold {len(samples)} "
+                                  f"of {rounds} passes of {c.name!r} {mode} ×{threads}: time "
+                                  f"it on the profile's machine")
+            out[(c.kind, c.name, mode)] = tuple(min(samples))
+    return out
+
+
 def measure_cases(cases: list[Case], threads: int, timings: Timings,
                   progress: Callable[[str], None] | None = None, rounds: int = ROUNDS,
                   device: str = "cpu") -> dict[tuple, tuple]:
@@ -309,40 +354,42 @@ def check_threads(prof: Any, threads: list[int]) -> list[int]:
 
 def judge(profile_path: str | Path, out_csv: str | Path | None = None, *,
           threads: list[int] | None = None, cases: list[Case] | None = None,
-          progress: Callable[[str], None] | None = None, predictor: Any = None
-          ) -> tuple[list[dict], dict]:
+          progress: Callable[[str], None] | None = None, predictor: Any = None,
+          cached: bool = False) -> tuple[list[dict], dict]:
     """Time the held-out ``cases`` (default :func:`held_out`) and the calibration set on each
     thread count; rows of measured and predicted seconds, and the summary. With ``out_csv``,
     writes it, ``<stem>-summary.json``, ``<stem>.txt`` and ``<stem>.png``. ``predictor``: a
     fitted :class:`~attncost.latency.predictor.Predictor` (default: fitted on the profile
-    alone)."""
+    alone). ``cached``: time nothing — judge from ``<stem>.timings.json``, taken on the
+    profile's machine (:func:`cached_timings`): re-judging on a machine without the device
+    (a GPU lent for one run)."""
     from .predictor import Predictor
     from .profile import load_profile
 
     prof = load_profile(profile_path)
     counts = check_threads(prof, threads or list(prof.threads))
-    device = check_device(prof)
+    path = None if out_csv is None else Path(out_csv)
+    tpath = None if path is None else path.with_name(path.stem + ".timings.json")
+    if cached:
+        timings = cached_timings(prof, tpath)
+        measure = lambda cs, t: cached_cases(cs, t, timings)  # noqa: E731
+    else:
+        device = check_device(prof)
+        timings = Timings(tpath, identity_here(prof, device))
+        measure = lambda cs, t: measure_cases(cs, t, timings, progress, device=device)  # noqa
     predictor = Predictor.fit(prof) if predictor is None else predictor
     cases = held_out() if cases is None else cases
     calib = calibration_cases()
-    path = None if out_csv is None else Path(out_csv)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    import torch
+    if not cached:
+        from ..torch_device import warm_up
 
-    from .profile import machine_info
-
-    here = machine_info(device)
-    timings = Timings(None if path is None else path.with_name(path.stem + ".timings.json"),
-                      f"{here.get('gpu') or here['processor']}|{os.cpu_count()}|torch "
-                      f"{torch.__version__}|profile {prof.date}")
-    from ..torch_device import warm_up
-
-    warm_up(device)
+        warm_up(device)
     load = [os.getloadavg()[0]]
     rows, fits = [], {}
     for t in counts:
-        measured = measure_cases(calib + cases, t, timings, progress, device=device)
+        measured = measure(calib + cases, t)
         six = fits[t] = fit_six_constant(calib, measured)
         peaks = profiled_device(prof, t)
         for case in cases:
@@ -355,7 +402,12 @@ def judge(profile_path: str | Path, out_csv: str | Path | None = None, *,
                              **{f"{m}_s": pred[m] for m in MODELS},
                              **{f"{m}_error": _rel(pred[m], med) for m in MODELS}})
     load.append(os.getloadavg()[0])
-    summary = summarise(rows, prof, predictor, fits, load, len(calib), str(profile_path))
+    summary = summarise(rows, prof, predictor, fits, None if cached else load, len(calib),
+                        str(profile_path))
+    summary["timed_on"] = timings.identity.split("|profile ")[0]
+    summary["judged_from_cached_timings"] = cached
+    summary["unsettled_timings"] = sum(not timings.settled(c, m, t) for t in counts
+                                       for c in cases for m in ("infer", "train"))
     if path is not None:
         write(rows, summary, path)
     return rows, summary
@@ -476,8 +528,11 @@ def text_report(rows: list[dict], summary: dict) -> str:
     out += [f"  {r['kernel_error']:+7.1%}  {r['case']} {r['mode']} ×{r['threads']}: measured "
             f"{r['measured_s'] * 1e3:.3f} ms, predicted {r['kernel_s'] * 1e3:.3f} ms"
             for r in worst]
-    out += ["", f"Timing: {summary['timing']}; 1-minute load average "
-            f"{summary['load_average_1min'][0]:.2f} → {summary['load_average_1min'][1]:.2f}"]
+    load = summary["load_average_1min"]
+    out += ["", f"Timing: {summary['timing']}; " + (
+        f"1-minute load average {load[0]:.2f} → {load[1]:.2f}" if load else
+        f"timed on {summary.get('timed_on', 'the profile machine')}, judged here from the "
+        f"cached timings")]
     return "\n".join(out)
 
 
