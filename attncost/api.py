@@ -162,6 +162,10 @@ def _predict_latency(est: Estimate, graph: Any, prec: Precision, mode: str, prof
     t = pred.pick_threads(threads)
     est.predicted_latency_s = pred.predict(graph, mode, threads=t)
     est.predicted_latency_source = f"profile of {pred.source}, {t} thread(s)"
+    cv = pred.reference_cv_error.get((t, mode))
+    if cv is not None:
+        est.predicted_latency_source += (f"; error on the profile's reference layers, each "
+                                         f"left out of the fit: {cv:.0%} RMS")
     if prec.dtype != prof.dtype:
         est.notes.append(f"predicted latency: the profile timed {prof.dtype} kernels; this "
                          f"estimate is {prec.dtype}")

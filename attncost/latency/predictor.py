@@ -37,7 +37,7 @@ from typing import Any, Sequence
 
 from ..errors import AttncostError, ConfigError
 from .kernels import KINDS, Features, KernelCall, kernel_calls
-from .profile import Measurement, Profile, load_profile
+from .profile import Measurement, Profile, device_label, load_profile
 
 MODES = ("infer", "train")
 #: The fewest measurements of a kind its residual regressor is fitted on (below: the
@@ -204,7 +204,7 @@ class Predictor:
         prof = load_profile(prof)
         _check_fitting_libraries()
         out = cls(threads=list(prof.threads),
-                  source=f"{prof.machine.get('processor', '?')}, torch {prof.torch}, "
+                  source=f"{device_label(prof)}, torch {prof.torch}, "
                          f"{prof.date}", profile=prof, excluded=tuple(exclude))
         groups: dict[tuple[str, int], list[Measurement]] = {}
         for m in prof.measurements:
