@@ -129,17 +129,26 @@ def _needed_device(device: Device | str) -> Device:
     return dev
 
 
+def _cache_bytes(graph: Any, prec: Precision, batch: int) -> Any:
+    """tokens → bytes of their KV cache in ``graph`` (sliding windows bounded)."""
+    from .decode import cache_bytes_of_tokens
+    from .units import dtype_bytes
+
+    return lambda tokens: cache_bytes_of_tokens(graph, dtype_bytes(prec.dtype), batch, tokens)
+
+
 def _finish(variant: str, title: str, source: str, inputs: dict[str, Any], graph: Any,
             prec: Precision, device: Device | None, mode: str, headroom: float,
             decode_tokens: int, efficiency: float, profile: Any = None,
-            threads: int | None = None) -> Estimate:
+            threads: int | None = None, batch: int = 1) -> Estimate:
     check_mode(mode)
     derived = derive(graph, prec)
     metrics = {k: resolve_peak(v) for k, v in derived.metrics.items()}
     est = Estimate(variant, title, source, inputs, metrics, derived.ops, derived.notes,
                    derived.kv_cache_note)
     if device is not None:
-        est.fit = fit(metrics, device, mode, headroom, decode_tokens)
+        est.fit = fit(metrics, device, mode, headroom, decode_tokens,
+                      _cache_bytes(graph, prec, batch))
         if device.peak_flops and device.bandwidth > 0:
             est.roofline = roofline(derived.ops, device, prec.dtype, mode, efficiency)
     if profile is not None:
@@ -191,7 +200,7 @@ def estimate(variant: str = "standard", config: AttentionConfig | None = None, *
         inputs["impl"] = "n/a"
     return _finish(v.name, v.title, v.source, inputs, graph, Precision.of(cfg),
                    resolve_device(device), mode, headroom, decode_tokens, efficiency,
-                   profile, threads)
+                   profile, threads, cfg.batch)
 
 
 def model_config(model: ModelConfig | str, **overrides: Any) -> ModelConfig:
@@ -224,7 +233,7 @@ def estimate_model(model: ModelConfig | str, *, device: Device | str | None = No
     return _finish(variant, f"model {m.name} ({len(m.layers)} layers: {variant})",
                    m.source or "user model", m.as_dict(), graph, Precision.of(m.attention),
                    resolve_device(device), mode, headroom, decode_tokens, efficiency,
-                   profile, threads)
+                   profile, threads, m.attention.batch)
 
 
 @dataclass
@@ -528,12 +537,12 @@ def _required_for(target: str | ModelConfig, cfg: AttentionConfig, layers: int, 
     def required(**change: Any) -> int:
         if isinstance(target, ModelConfig):
             m = target.with_(**change)
-            metrics = derive(model_graph(m), Precision.of(m.attention)).metrics
+            graph, prec, batch = model_graph(m), Precision.of(m.attention), m.attention.batch
         else:
             c = cfg.with_(**change)
-            metrics = derive(layer_graph(target, c, layers), Precision.of(c)).metrics
-        metrics = {k: resolve_peak(v) for k, v in metrics.items()}
-        return required_bytes(metrics, mode, decode_tokens)
+            graph, prec, batch = layer_graph(target, c, layers), Precision.of(c), c.batch
+        metrics = {k: resolve_peak(v) for k, v in derive(graph, prec).metrics.items()}
+        return required_bytes(metrics, mode, decode_tokens, _cache_bytes(graph, prec, batch))
 
     return required
 

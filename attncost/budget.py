@@ -58,9 +58,12 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def required_bytes(metrics: dict[str, Any], mode: str, decode_tokens: int = 0) -> int:
+def required_bytes(metrics: dict[str, Any], mode: str, decode_tokens: int = 0,
+                   cache_bytes: Callable[[int], int] | None = None) -> int:
     """Bytes a run needs: the training peak, or the inference peak plus the KV cache of
-    ``decode_tokens`` tokens (per sequence × batch is already in the token count)."""
+    ``decode_tokens`` tokens (per sequence × batch is already in the token count):
+    ``cache_bytes(tokens)`` where given (a graph's, which bounds sliding windows:
+    :func:`attncost.decode.cache_bytes_of_tokens`), else the bytes per token × tokens."""
     check_mode(mode)
     if isinstance(decode_tokens, bool) or not isinstance(decode_tokens, int) or decode_tokens < 0:
         raise ConfigError(f"decode_tokens must be a non-negative integer, got {decode_tokens!r}")
@@ -72,15 +75,17 @@ def required_bytes(metrics: dict[str, Any], mode: str, decode_tokens: int = 0) -
         if per_token is None:
             raise UnsupportedError("this variant has no KV cache (it cannot decode causally); "
                                    "drop the decode-token count")
-        need += per_token * decode_tokens
+        need += (cache_bytes(decode_tokens) if cache_bytes is not None
+                 else per_token * decode_tokens)
     return need
 
 
 def fit(metrics: dict[str, Any], device: Device, mode: str = "train", headroom: float = 0.1,
-        decode_tokens: int = 0) -> FitResult:
-    """Does it fit on ``device`` with ``headroom`` (a fraction of memory kept free)?"""
+        decode_tokens: int = 0, cache_bytes: Callable[[int], int] | None = None) -> FitResult:
+    """Does it fit on ``device`` with ``headroom`` (a fraction of memory kept free)?
+    ``cache_bytes``: as :func:`required_bytes` takes it."""
     budget = device.budget(headroom)
-    need = required_bytes(metrics, mode, decode_tokens)
+    need = required_bytes(metrics, mode, decode_tokens, cache_bytes)
     return FitResult(device.name, mode, need, device.memory_bytes, headroom, budget,
                      need <= budget)
 

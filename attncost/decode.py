@@ -249,6 +249,20 @@ def _kv_layout(graph: Any, batch: int) -> list[tuple[int, int | None]]:
     return out
 
 
+def cache_bytes_of_tokens(graph: Any, act_bytes: int, batch: int, tokens: int) -> int:
+    """Bytes of the KV cache ``tokens`` decoded tokens add (batch included: ⌈tokens / batch⌉
+    per sequence): each cached tensor's bytes per token, a sliding-window layer's for at most
+    its window per sequence (``Tensor.kv_window``; a decoder then overwrites its oldest)."""
+    per_seq = -(-tokens // batch)
+    total = 0
+    for t in graph.tensors.values():
+        if t.kv_cache:
+            kept = tokens if t.kv_window is None or per_seq <= t.kv_window else \
+                t.kv_window * batch
+            total += int(t.numel) * kept // int(graph.tokens)
+    return total * act_bytes
+
+
 def kept_tokens(lo: int, hi: int, window: int | None) -> int:
     """Σ_{L=lo}^{hi} min(L, window): cached tokens read over contexts lo … hi (exact)."""
     if hi < lo:

@@ -67,6 +67,8 @@ class Tensor:
     kv_cache: per-token state a causal decoder must keep for this tensor (keys, values, latents).
     kv_tokens: how many tokens of that state a decoder keeps after the whole batch of sequences
     (a sliding window: batch·min(seq_len, window)); None: every token.
+    kv_window: the sliding window itself (tokens per sequence a decoder keeps at any length);
+    None: every token.
     active: for routed experts' parameters (MoE), the elements one token uses (top-k of the
     experts); None: all of them.
     """
@@ -81,6 +83,7 @@ class Tensor:
     kv_cache: bool = False
     grad: bool = True  # for inputs: may it carry a gradient (token ids and images do not)
     kv_tokens: Size | None = None
+    kv_window: int | None = None
     active: Size | None = None
 
 
@@ -351,14 +354,15 @@ class Graph:
                 if t.kv_cache and not self.tensors[target].kv_cache:
                     # the variant caches its input itself (keys/values are slices of it)
                     self.tensors[target] = replace(self.tensors[target], kv_cache=True,
-                                                   kv_tokens=t.kv_tokens)
+                                                   kv_tokens=t.kv_tokens,
+                                                   kv_window=t.kv_window)
                 continue
             share = t.share_key
             self.tensors[nm(t.name)] = Tensor(
                 nm(t.name), t.numel, role=t.role, storage=t.storage,
                 alias_of=nm(t.alias_of) if t.alias_of else None, param_kind=t.param_kind,
                 share_key=share, kv_cache=t.kv_cache, grad=t.grad, kv_tokens=t.kv_tokens,
-                active=t.active)
+                kv_window=t.kv_window, active=t.active)
         for op in other.ops:
             fields = {f: getattr(op, f) for f in op.__dataclass_fields__}
             fields["name"] = prefix + op.name

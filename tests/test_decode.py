@@ -140,6 +140,13 @@ def test_model_decoding_matches_the_loop_exactly(name):
     assert (costs.first.flops_matmul, costs.last.flops_matmul) == (flops[0], flops[-1])
     assert costs.total_flops_matmul == sum(flops)
     assert costs.kv_cache_bytes == cache_bytes(caches)
+    # the memory budget's KV cache of those tokens, from the graph at the prompt's length
+    # (shorter than a window the loop fills): the loop's cache too
+    from attncost.decode import cache_bytes_of_tokens
+    from attncost.graphs import model_graph
+
+    assert cache_bytes_of_tokens(model_graph(m), 4, 2, 2 * (PROMPT + NEW)) == \
+        cache_bytes(caches)
     if not any(".experts." in n for n, _ in net.named_parameters()):
         # weights read: every parameter, the embedding tables only their looked-up rows
         # (two sequences), a tied head in full
@@ -160,6 +167,28 @@ def test_totals_with_a_window_are_exact():
     assert costs.total_flops_matmul + costs.total_flops_other == sum(t.flops for t in per)
     assert costs.total_bytes == sum(t.bytes for t in per)
     assert per[-1].kv_bytes_read == per[2].kv_bytes_read  # the window is full from L = 3
+
+
+def test_memory_budget_bounds_a_sliding_windows_cache():
+    """--decode-tokens in a fit: a sliding-window model's cache stops growing at its window
+    per sequence (Mistral-7B: 4,096 tokens), a model without one grows with every token, and
+    Gemma-2's local layers stop while its global ones grow."""
+    for name, window in (("mistral-7b-v0.1", 4096), ("gpt2", None), ("gemma-2-2b", 4096)):
+        base = ac.estimate_model(name, mode="infer", device="h100-sxm")
+        per_token = base.metrics["kv_cache_bytes_per_token"]
+        for batch in (1, 3):
+            for n in (window or 1000, 3 * (window or 1000)):
+                est = ac.estimate_model(name, mode="infer", device="h100-sxm", batch=batch,
+                                        decode_tokens=n * batch)
+                added = est.fit.required_bytes - est.metrics["inference_peak_bytes"]
+                if window is None or n <= window:
+                    assert added == per_token * n * batch
+                elif name.startswith("mistral"):
+                    assert added == per_token * window * batch
+                else:  # half the layers local: more than the window, less than every token
+                    assert per_token * window * batch < added < per_token * n * batch
+    assert ac.max_batch(ac.preset("mistral-7b-v0.1", seq_len=512), "h100-sxm", mode="infer",
+                        decode_tokens=10**6) is not None  # 10⁶ tokens would need 122 GiB
 
 
 def test_presets_and_non_decoders():

@@ -272,7 +272,8 @@ Bandwidth = Annotated[Optional[float], typer.Option(
 Headroom = Annotated[float, typer.Option(help="Fraction of memory kept free, in [0, 1).",
                                          parser=parse_fraction, metavar="NUMBER")]
 DecodeTok = Annotated[int, typer.Option(
-    help="Inference: add the KV cache of this many tokens (batch included) to the budget.",
+    help="Inference: add the KV cache of this many tokens (batch included) to the budget "
+         "(a sliding-window layer keeps at most its window per sequence).",
     parser=parse_count, metavar="INT")]
 DevFile = Annotated[Optional[Path], typer.Option(help="TOML file with more devices.")]
 VarFile = Annotated[Optional[list[Path]], typer.Option(

@@ -118,7 +118,7 @@ def _bound_kv_cache(g: Graph, d: Dims, window: int) -> None:
     kept = d.batch * min(d.seq_len, window)
     for name, t in list(g.tensors.items()):
         if t.kv_cache:
-            g.tensors[name] = replace(t, kv_tokens=kept)
+            g.tensors[name] = replace(t, kv_tokens=kept, kv_window=window)
     g.notes.append(f"sliding window: each query sees at most {window} keys; a decoder keeps "
                    f"at most {window} tokens per sequence")
 
