@@ -114,6 +114,12 @@ def test_custom_variant_file_in_cli(example_variant_file):
     (["estimate", "-v", "super", "--mode", "infer", "--device", "rpi5-8gb",
       "--decode-tokens", "100"], "no KV cache"),
     (["estimate", "--dtype", "fp64"], "unknown dtype 'fp64'"),
+    # flags that would change nothing are refused in every output format, not noted
+    (["fit", "--preset", "gemma-2-2b", "--device", "h100-sxm", "--decode-tokens", "8192",
+      "-f", "json"], "--decode-tokens has no effect in train mode"),
+    (["compare", "--device", "h100-sxm", "--decode-tokens", "5", "-f", "csv"],
+     "--decode-tokens has no effect in train mode"),
+    (["estimate", "--headroom", "0.2", "-f", "json"], "--headroom has no effect without"),
     (["estimate", "--impl", "flash"], "unknown implementation 'flash'"),
     (["estimate", "--preset", "gpt5"], "unknown preset 'gpt5'"),
     (["sweep", "--seq-len", "1:x"], "--seq-len '1:x' is not understood"),

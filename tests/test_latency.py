@@ -478,7 +478,7 @@ def test_judge_from_cached_timings_times_nothing(tmp_path, monkeypatch, syntheti
     from attncost.cli import app
 
     gpu = dataclasses.replace(synthetic, device="cuda",
-                              machine={"processor": "x", "gpu": "NVIDIA H200"})
+                              machine={"processor": "x", "cores": 16, "gpu": "NVIDIA H200"})
     path = tmp_path / "h200.json"
     save_profile(gpu, path)
     out = tmp_path / "latency-cuda.csv"
@@ -487,7 +487,8 @@ def test_judge_from_cached_timings_times_nothing(tmp_path, monkeypatch, syntheti
     timings = {judge.Timings.key(c, mode, 1): [[exact.predict(c.target, mode) * 1.03, 0.0],
                                                [exact.predict(c.target, mode), 1e-7]]
                for c in judge.calibration_cases() + cases for mode in ("infer", "train")}
-    identity = f"NVIDIA H200|16|torch 2.11.0+cu130|profile {gpu.date}"
+    identity = judge.identity_of(gpu)
+    assert identity == f"NVIDIA H200|16|torch {gpu.torch}|profile {gpu.date}"
     cache.write_text(json.dumps({"identity": identity, "timings": timings}))
 
     def no_timing(*args, **kwargs):
@@ -496,7 +497,7 @@ def test_judge_from_cached_timings_times_nothing(tmp_path, monkeypatch, syntheti
     monkeypatch.setattr(judge, "measure_cases", no_timing)
     rows, summary = judge.judge(path, out, cases=cases, predictor=exact, cached=True)
     assert summary["share_within_15pct"] == 1.0 and summary["judged_from_cached_timings"]
-    assert summary["timed_on"] == "NVIDIA H200|16|torch 2.11.0+cu130"
+    assert summary["timed_on"] == f"NVIDIA H200|16|torch {gpu.torch}"
     assert summary["unsettled_timings"] == 0 and summary["load_average_1min"] is None
     assert all(r["iqr_s"] == 1e-7 for r in rows)  # the lower pass, with its own IQR
     assert "judged here from the cached timings" in out.with_suffix(".txt").read_text()
@@ -509,10 +510,22 @@ def test_judge_from_cached_timings_times_nothing(tmp_path, monkeypatch, syntheti
     cache.write_text(json.dumps({"identity": identity, "timings": short}))
     with pytest.raises(ConfigError, match=r"hold 1 of 2 passes of .* train ×1"):
         judge.judge(path, out, cases=cases, predictor=exact, cached=True)
-    cache.write_text(json.dumps({"identity": identity.replace(gpu.date, "2025-01-01"),
-                                 "timings": timings}))
-    with pytest.raises(ConfigError, match="were taken for another profile"):
-        judge.judge(path, out, cases=cases, predictor=exact, cached=True)
+    for other in (identity.replace(gpu.date, "2025-01-01"),
+                  identity.replace("NVIDIA H200|16", "NVIDIA A100|8")):
+        cache.write_text(json.dumps({"identity": other, "timings": timings}))
+        with pytest.raises(ConfigError, match="not for this profile"):
+            judge.judge(path, out, cases=cases, predictor=exact, cached=True)
+    for bad, fragment in (([[-1.0, 0.0]], "damaged entry"), ([[float("nan"), 0.0]], "damaged"),
+                          ("fast", "damaged entry"), ([[0.0, 0.0]], "medians > 0")):
+        cache.write_text(json.dumps({"identity": identity,
+                                     "timings": {**timings, key: bad}}))
+        with pytest.raises(ConfigError, match=fragment):
+            judge.judge(path, out, cases=cases, predictor=exact, cached=True)
+    for text, fragment in (("{", "are not JSON"), ("[]", "not a timings file"),
+                           ('{"identity": "x"}', "not a timings file")):
+        cache.write_text(text)
+        with pytest.raises(ConfigError, match=fragment):
+            judge.judge(path, out, cases=cases, predictor=exact, cached=True)
     cache.unlink()
     r = CliRunner().invoke(app, ["validate-latency", str(path), "-o", str(out), "--cached"])
     assert r.exit_code == 2 and "no cached timings" in r.output and "Traceback" not in r.output

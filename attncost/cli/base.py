@@ -353,17 +353,17 @@ def given(name: str) -> bool:
     return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
 
-def device_flag_notes(dev: Any, mode: "Mode") -> list[str]:
-    """Notes for device flags the user gave that change nothing: --headroom or
-    --decode-tokens without a device, --decode-tokens in train mode."""
+def refuse_inert_device_flags(dev: Any, mode: "Mode") -> None:
+    """One line (exit 2) for device flags the user gave that would change nothing, in every
+    output format: --headroom or --decode-tokens without a device, --decode-tokens in train
+    mode."""
     flags = [f for f in ("headroom", "decode_tokens") if given(f)]
-    if dev is None:
-        return [f"--{f.replace('_', '-')} has no effect without --device or --memory-budget"
-                for f in flags]
+    if dev is None and flags:
+        raise AttncostError(f"--{flags[0].replace('_', '-')} has no effect without --device "
+                            f"or --memory-budget: add one, or drop it")
     if "decode_tokens" in flags and mode is Mode.train:
-        return ["--decode-tokens has no effect in train mode (decoding's KV cache counts in "
-                "--mode infer)"]
-    return []
+        raise AttncostError("--decode-tokens has no effect in train mode (decoding's KV cache "
+                            "counts in inference): add --mode infer, or drop it")
 
 
 def echo_json(data: Any) -> None:

@@ -15,7 +15,7 @@ from .base import (AllVariants, Bandwidth, Blocks, Budget, DecodeTok, DevFile, D
                    FormatOpt, Fmt, Headroom, Layers, Mode, ModeOpt, PeakT, VarFile, VariantOpt,
                    app, attention_flags,
                    console, device_of, echo_json, friendly, load_extras, model_flags,
-                   device_flag_notes, parse_int, preset_help, writable, write_csv)
+                   refuse_inert_device_flags, parse_int, preset_help, writable, write_csv)
 
 Preset = Annotated[Optional[str], typer.Option(help=preset_help())]
 ConfigFile = Annotated[Optional[Path], typer.Option(
@@ -144,10 +144,10 @@ def estimate(
     if formula and preset is not None:
         raise AttncostError("--formula prints a layer's formulas; drop --preset/--config")
     dev = device_of(device, memory_budget, peak_tflops, bandwidth)
+    refuse_inert_device_flags(dev, mode)
     ests = _estimates(variant, preset, fields, model_fields, layers, dev, mode, headroom,
                       decode_tokens, attention, profile, threads)
     for e in ests:
-        e.notes += device_flag_notes(dev, mode)
         if e.predicted_latency_source:
             e.notes.append(f"predicted latency: {e.predicted_latency_source} (attncost's "
                            f"kernel-level predictor; roofline: ideal)")
@@ -237,6 +237,7 @@ def compare(
     load_extras(variant_file, devices_file)
     source = model_source(preset, config)
     dev = device_of(device, memory_budget)
+    refuse_inert_device_flags(dev, mode)
     kw = dict(device=dev, mode=mode.value, headroom=headroom, decode_tokens=decode_tokens)
     if source is not None:
         model = _model(source, None, layers, fields, None)
@@ -271,8 +272,7 @@ def compare(
         who = [v for v, fs in inert.items() if flag in fs]
         notes.append(f"{flag} has no effect" + (f" on {', '.join(who)}"
                                                 if len(who) < len(inert) else ""))
-    _print_comparison(result, base_name, title, ratios, dev,
-                      notes + device_flag_notes(dev, mode))
+    _print_comparison(result, base_name, title, ratios, dev, notes)
 
 
 def _print_comparison(result: Any, base_name: str, title: str, ratios: Any, dev: Any,
@@ -502,6 +502,7 @@ def fit(
     dev = device_of(device, memory_budget, peak_tflops, bandwidth)
     if dev is None:
         raise AttncostError("fit needs --device NAME or --memory-budget SIZE")
+    refuse_inert_device_flags(dev, mode)
     if model_fields and preset is None:
         flags = ", ".join("--" + k.replace("_", "-") for k in model_fields)
         raise AttncostError(f"{flags} describe a whole model: add --preset NAME or "
@@ -531,8 +532,7 @@ def fit(
         render.print_notes(out, dict.fromkeys(
             ["max seq_len rebuilds Super's W_A and Linformer's E,F for each length unless "
              "--max-seq-len is set; max batch keeps seq_len fixed"] +
-            [f"{r.variant}: {n}" for r in rows for n in r.notes] +
-            device_flag_notes(dev, mode)))
+            [f"{r.variant}: {n}" for r in rows for n in r.notes]))
     if require_fit and not all(r.fits for r in rows):
         raise typer.Exit(1)
 

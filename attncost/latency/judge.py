@@ -27,6 +27,7 @@ Timings are cached as they finish (``<csv>.timings.json``): an interrupted run r
 from __future__ import annotations
 
 import json
+import math
 import os
 import statistics
 from dataclasses import asdict, dataclass
@@ -157,6 +158,21 @@ def module_and_input(case: Case, device: str = "cpu") -> tuple[Any, Any]:
 ROUNDS, AGREE, MAX_ROUNDS = 2, 0.05, 4
 
 
+def samples_of(raw: Any) -> list[list[float]] | None:
+    """A timing's passes as [median, IQR] seconds (median > 0, IQR ≥ 0, both finite); None
+    when ``raw`` is anything else."""
+    if not isinstance(raw, list) or not raw:
+        return None
+    out = []
+    for pair in raw:
+        if (not isinstance(pair, list) or len(pair) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                           and math.isfinite(v) for v in pair) or pair[0] <= 0 or pair[1] < 0):
+            return None
+        out.append([float(pair[0]), float(pair[1])])
+    return out
+
+
 class Timings:
     """Measured (median, IQR) samples by case, mode and threads — one per pass — kept in a
     JSON file as they come; a timing is its lowest sample. A cache made on another machine
@@ -171,8 +187,8 @@ class Timings:
             try:
                 raw = json.loads(path.read_text(encoding="utf-8"))
                 if raw.get("identity") == identity:
-                    self.data = {k: [[float(a), float(b)] for a, b in v]
-                                 for k, v in raw["timings"].items()}
+                    self.data = {k: v for k, v in ((k, samples_of(v))
+                                                   for k, v in raw["timings"].items()) if v}
             except (ValueError, TypeError, AttributeError, KeyError):
                 self.data = {}  # a damaged or older cache: measure again
 
@@ -220,20 +236,37 @@ def identity_here(prof: Any, device: str) -> str:
 
 
 def cached_timings(prof: Any, path: Path | None) -> Timings:
-    """The timings cache at ``path``, taken for ``prof`` (on whichever machine made the
-    profile); a one-line error when there is none, or it was taken for another profile."""
+    """The timings cache at ``path``, taken for ``prof`` on the machine that made it (its
+    identity: :func:`identity_of` the profile); a one-line error when there is none, it is
+    damaged (naming the entry), or it was taken elsewhere or for another profile."""
     if path is None or not path.exists():
         raise ConfigError(f"no cached timings {str(path)!r} to judge from: time the held-out "
                           f"cases on the profile's machine first (validate-latency without "
                           f"--cached)")
+    where = f"cached timings {str(path)!r}"
     try:
-        identity = str(json.loads(path.read_text(encoding="utf-8")).get("identity", ""))
-    except (ValueError, AttributeError):
-        raise ConfigError(f"cached timings {str(path)!r} are not a timings file") from None
-    if not identity.endswith(f"|profile {prof.date}"):
-        raise ConfigError(f"cached timings {str(path)!r} were taken for another profile "
-                          f"({identity.rsplit('|profile ', 1)[-1]!r}, not {prof.date!r})")
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ConfigError(f"{where} are not JSON ({exc})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("timings"), dict):
+        raise ConfigError(f"{where} are not a timings file (an object with \"identity\" and "
+                          f"\"timings\")")
+    for key, value in raw["timings"].items():
+        if samples_of(value) is None:
+            raise ConfigError(f"{where} hold a damaged entry {key!r}: {str(value)[:60]} "
+                              f"(expected [[median_s, iqr_s], ...], medians > 0)")
+    identity = str(raw.get("identity", ""))
+    if identity != identity_of(prof):
+        raise ConfigError(f"{where} were taken on {identity!r}, not for this profile "
+                          f"({identity_of(prof)!r}): judge them with their own profile")
     return Timings(path, identity)
+
+
+def identity_of(prof: Any) -> str:
+    """The identity of timings taken beside ``prof`` on the machine that made it (what
+    :func:`identity_here` gives there)."""
+    label = prof.machine.get("gpu") or prof.machine.get("processor")
+    return (f"{label}|{prof.machine.get('cores')}|torch {prof.torch}|profile {prof.date}")
 
 
 def cached_cases(cases: list[Case], threads: int, timings: Timings, rounds: int = ROUNDS
