@@ -57,6 +57,8 @@ class Estimate:
     #: where it comes from (machine, torch, threads)
     predicted_latency_s: float | None = None
     predicted_latency_source: str | None = None
+    #: what the profile timed (a GPU's name, else the processor's)
+    predicted_latency_device: str | None = None
 
     @property
     def attention_inputs(self) -> dict[str, Any]:
@@ -77,6 +79,7 @@ class Estimate:
         out["calibrated_latency_s"] = self.calibrated_latency_s
         out["predicted_latency_s"] = self.predicted_latency_s
         out["predicted_latency_source"] = self.predicted_latency_source
+        out["predicted_latency_device"] = self.predicted_latency_device
         if breakdown:
             out["ops"] = [vars(op) for op in self.ops]
         return out
@@ -165,11 +168,20 @@ def _predict_latency(est: Estimate, graph: Any, prec: Precision, mode: str, prof
     :mod:`attncost.latency.predictor`); without a device, the roofline of the profiled
     machine (its fastest timed matmul and element-wise op) stands beside it."""
     from .latency.predictor import predictor_for
+    from .latency.profile import device_label
 
     pred = predictor_for(profile)
     prof = pred.profile
     t = pred.pick_threads(threads)
     est.predicted_latency_s = pred.predict(graph, mode, threads=t)
+    est.predicted_latency_device = device_label(prof)
+    if est.roofline is not None:
+        est.notes.append(f"predicted latency: on the profiled {device_label(prof)}; the "
+                         f"roofline: on {est.roofline.device}")
+    if prof.device != "cpu":
+        est.notes.append(f"predicted latency: kernel-level predictions from a GPU profile "
+                         f"failed attncost's held-out test (NVIDIA H200: 9.9 % of timings "
+                         f"within ±15 %, median error 44 %; README): treat them as rough")
     est.predicted_latency_source = f"profile of {pred.source}, {t} thread(s)"
     cv = pred.reference_cv_error.get((t, mode))
     if cv is not None:

@@ -430,7 +430,7 @@ def test_cli_profile_estimate(profile_file):
     assert row["predicted_latency_s"] > 0 and row["roofline"]["latency_s"] > 0
     r = CliRunner().invoke(app, ["estimate", "-v", "standard", "--profile", str(path)],
                            env={"COLUMNS": "200"})
-    assert "Predicted latency (kernel profile)" in r.output and "Roofline" in r.output
+    assert "Predicted latency (profile: synthetic)" in r.output and "Roofline" in r.output
 
 
 # -- the judge's plumbing ------------------------------------------------------------------------

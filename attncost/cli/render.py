@@ -120,10 +120,13 @@ def estimates_table(estimates: Sequence[Any], exact: bool = True,
                   *(human_seconds(e.calibrated_latency_s) for e in estimates))
     if any(e.predicted_latency_s is not None for e in estimates):
         t.add_section()
-        t.add_row("Predicted latency (kernel profile)",
+        where = dict.fromkeys(e.predicted_latency_device for e in estimates
+                              if e.predicted_latency_device)
+        t.add_row(f"Predicted latency (profile: {', '.join(where) or '?'})",
                   *(human_seconds(e.predicted_latency_s) for e in estimates))
     if any(e.roofline for e in estimates):
-        t.add_row("Roofline latency (ideal)",
+        t.add_row(f"Roofline latency (ideal, "
+                  f"{', '.join(dict.fromkeys(e.roofline.device for e in estimates if e.roofline))})",
                   *(f"{human_seconds(e.roofline.latency_s)}, {e.roofline.bound}-bound"
                     for e in estimates))
         t.add_row("Arithmetic intensity",
