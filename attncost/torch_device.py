@@ -21,7 +21,7 @@ class DeviceError(AttncostError):
 def check_device_name(device: Any) -> str:
     """``device`` if it is ``cpu``, ``cuda`` or ``cuda:<index>`` (availability not checked)."""
     ok = isinstance(device, str) and (device in ("cpu", "cuda") or (
-        device.startswith("cuda:") and device[5:].isdigit()))
+        device.startswith("cuda:") and device[5:].isascii() and device[5:].isdigit()))
     if not ok:
         raise DeviceError(f"device {device!r} is invalid: allowed: {', '.join(DEVICES)}")
     return device

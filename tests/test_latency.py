@@ -142,6 +142,10 @@ def test_profile_resumes_and_records_where_it_ran(tmp_path, monkeypatch):
     assert p.machine["cores"] and p.torch and p.date and p.threads == [1]
     again = prof_mod.profile(out, threads=1, rounds=1)
     assert len(again.measurements) == 3 and len(taken) == 3  # nothing measured twice
+    assert "earlier" not in again.timing
+    quick = prof_mod.profile(out, threads=1, rounds=1, quick=True)  # timed another way now:
+    assert quick.timing["min_run_time_s"] == 0.01  # how the earlier ones were stays on record
+    assert load_profile(out).timing["earlier"]["min_run_time_s"] == 0.02
 
 
 def test_profile_passes_keep_each_measurements_lowest(tmp_path, monkeypatch):
@@ -262,6 +266,14 @@ def test_profile_and_judge_devices(tmp_path, synthetic):
     assert "Traceback" not in r.output and not (tmp_path / "p.json").exists()
     with pytest.raises(DeviceError, match="device 'cuda:x' is invalid"):
         measure_latency("seed-imdb", device="cuda:x")
+    with pytest.raises(DeviceError, match="device 'cuda:²' is invalid"):
+        measure_latency("seed-imdb", device="cuda:²")  # a digit, but not an index
+    for kw, fragment in ((dict(repeats=0), "repeats 0 must be an integer ≥ 1"),
+                         (dict(repeats=101), "repeats 101 must be at most 100"),
+                         (dict(min_run_time=float("nan")), "must be a finite number"),
+                         (dict(min_run_time=-1), "min_run_time .* must be positive")):
+        with pytest.raises(ConfigError, match=fragment):
+            measure_latency("seed-imdb", **kw)
     gpu = dataclasses.replace(synthetic, device="cuda",
                               machine={**synthetic.machine, "gpu": "NVIDIA H200"})
     path = tmp_path / "h200.json"
@@ -500,7 +512,11 @@ def test_judge_from_cached_timings_times_nothing(tmp_path, monkeypatch, syntheti
     assert summary["timed_on"] == f"NVIDIA H200|16|torch {gpu.torch}"
     assert summary["unsettled_timings"] == 0 and summary["load_average_1min"] is None
     assert all(r["iqr_s"] == 1e-7 for r in rows)  # the lower pass, with its own IQR
-    assert "judged here from the cached timings" in out.with_suffix(".txt").read_text()
+    text = out.with_suffix(".txt").read_text()
+    assert "judged here from the cached timings" in text and "SMOKE" not in text
+    assert not summary["smoke"]
+    _, smoke = judge.judge(path, out, cases=cases, predictor=exact, cached=True, smoke=True)
+    assert smoke["smoke"] and out.with_suffix(".txt").read_text().startswith("SMOKE RUN")
     r = CliRunner().invoke(app, ["validate-latency", str(path), "-o", str(out), "--cached",
                                  "--smoke"])
     assert r.exit_code == 0, r.output

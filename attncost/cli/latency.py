@@ -250,10 +250,10 @@ def profile(
 
     device = resolve_device_name(device)
     counts = check_threads(list(threads or [1]))
-    if out.exists() and out.stat().st_size:  # a damaged file to resume: say so before the bar
-        from ..latency.profile import load_profile
+    if out.exists() and out.stat().st_size:  # a file that cannot be resumed here: say so
+        from ..latency.profile import check_resumable  # before the bar
 
-        load_profile(out)
+        check_resumable(out, device)
     bar = _progress_bar("profiling")
     with bar:
         task = bar.add_task("", total=None)
@@ -310,18 +310,29 @@ def validate_latency(
     prof = load_profile(profile_file)
     counts = list(threads or prof.threads)
     judge.check_threads(prof, counts)
+    cache = out.with_name(out.stem + ".timings.json")
     if cached:
-        judge.cached_timings(prof, out.with_name(out.stem + ".timings.json"))
+        judge.cached_timings(prof, cache)
     else:
-        judge.check_device(prof)
-    bar = _progress_bar("timing")
-    with bar:
-        task = bar.add_task("", total=len(counts) * (len(cases) +
-                                                      len(judge.calibration_cases())))
-
-        def progress(what: str) -> None:
-            bar.update(task, advance=1, description=what)
-
+        try:
+            judge.check_device(prof)
+        except AttncostError as err:
+            if cache.exists():
+                raise AttncostError(f"{err}; or judge the timings cached in {cache} with "
+                                    f"--cached") from None
+            raise
+    if cached:  # nothing to time: no progress bar
         rows, summary = judge.judge(profile_file, out, threads=counts, cases=cases,
-                                    progress=progress, cached=cached)
+                                    cached=True, smoke=smoke)
+    else:
+        bar = _progress_bar("timing")
+        with bar:
+            task = bar.add_task("", total=len(counts) * (len(cases) +
+                                                          len(judge.calibration_cases())))
+
+            def progress(what: str) -> None:
+                bar.update(task, advance=1, description=what)
+
+            rows, summary = judge.judge(profile_file, out, threads=counts, cases=cases,
+                                        progress=progress, smoke=smoke)
     typer.echo(judge.text_report(rows, summary))

@@ -388,14 +388,15 @@ def check_threads(prof: Any, threads: list[int]) -> list[int]:
 def judge(profile_path: str | Path, out_csv: str | Path | None = None, *,
           threads: list[int] | None = None, cases: list[Case] | None = None,
           progress: Callable[[str], None] | None = None, predictor: Any = None,
-          cached: bool = False) -> tuple[list[dict], dict]:
+          cached: bool = False, smoke: bool = False) -> tuple[list[dict], dict]:
     """Time the held-out ``cases`` (default :func:`held_out`) and the calibration set on each
     thread count; rows of measured and predicted seconds, and the summary. With ``out_csv``,
     writes it, ``<stem>-summary.json``, ``<stem>.txt`` and ``<stem>.png``. ``predictor``: a
     fitted :class:`~attncost.latency.predictor.Predictor` (default: fitted on the profile
     alone). ``cached``: time nothing — judge from ``<stem>.timings.json``, taken on the
     profile's machine (:func:`cached_timings`): re-judging on a machine without the device
-    (a GPU lent for one run)."""
+    (a GPU lent for one run). ``smoke``: ``cases`` are a plumbing check (the summary and
+    the report say so)."""
     from .predictor import Predictor
     from .profile import load_profile
 
@@ -437,6 +438,7 @@ def judge(profile_path: str | Path, out_csv: str | Path | None = None, *,
     load.append(os.getloadavg()[0])
     summary = summarise(rows, prof, predictor, fits, None if cached else load, len(calib),
                         str(profile_path))
+    summary["smoke"] = smoke
     summary["timed_on"] = timings.identity.split("|profile ")[0]
     summary["judged_from_cached_timings"] = cached
     summary["unsettled_timings"] = sum(not timings.settled(c, m, t) for t in counts
@@ -496,7 +498,10 @@ def summarise(rows: list[dict], prof: Any, predictor: Any, fits: dict, load: lis
                                                    predictor.launch_s.items()}},
         "six_constant_fit": {str(t): f for t, f in fits.items()},
         "six_constant_calibration_configurations": calibration,
-        "timing": f"torch.utils.benchmark blocked runs (min 0.05 s), lowest of 3 medians, "
+        "timing": ("blocks of back-to-back calls of ≥ 1 ms, the GPU waited for at both "
+                   "ends (min 0.05 s)" if prof.device != "cpu" else
+                   "torch.utils.benchmark blocked runs (min 0.05 s)")
+                  + f", lowest of 3 medians, "
                   f"lowest of {ROUNDS}+ passes minutes apart (more, up to {MAX_ROUNDS}, until "
                   f"the two lowest agree within {AGREE:.0%}); infer: forward under no_grad; "
                   f"train: zero_grad + forward + backward; eval mode; fp32; {prof.device}"
@@ -526,6 +531,12 @@ def write(rows: list[dict], summary: dict, csv_path: Path) -> None:
     plots.save(figure(rows, summary), csv_path.with_suffix(".png"))
 
 
+def _machine(identity: str) -> str:
+    """'NVIDIA H200 (16 cores, torch 2.11.0+cu130)' from a timings identity."""
+    parts = identity.split("|")
+    return f"{parts[0]} ({parts[1]} cores, {parts[2]})" if len(parts) >= 3 else identity
+
+
 def _label(machine: dict) -> str:
     """The GPU's name, else the processor's (what was timed)."""
     return str(machine.get("gpu") or machine.get("processor", "CPU"))
@@ -540,17 +551,19 @@ def text_report(rows: list[dict], summary: dict) -> str:
     def line(label: str, scores: dict) -> str:
         cells = [f"{scores[m]['share_within_15pct']:6.1%} {scores[m]['median_abs_error']:6.1%}"
                  if scores[m].get("n") else f"{'—':>6} {'—':>6}" for m in MODELS]
-        return f"{label:<22}" + "".join(f"  {c:>15}" for c in cells)
+        return f"{label:<30}" + "".join(f"  {c:>22}" for c in cells)
 
     prof = summary["profile"]
-    out = [f"Held-out latency: {summary['held_out_configurations']} configurations, "
+    smoke = (["SMOKE RUN: a few cases to check the plumbing — not a judgement of the "
+              "predictor", ""] if summary.get("smoke") else [])
+    out = smoke + [f"Held-out latency: {summary['held_out_configurations']} configurations, "
            f"{summary['held_out_timings']} timings on {_label(prof['machine'])} "
            f"(torch {prof['torch']}; profile {prof['file']}, {prof['measurements']} "
            f"measurements, {prof['date']})",
            f"Goal: {summary['goal']} — "
            f"{'met' if summary['goal_met'] else 'NOT met'} by the kernel-level predictor",
-           "", f"{'':<22}" + "".join(f"  {names[m]:>15.15}" for m in MODELS),
-           f"{'(within ±15 %, median |error|)':<22}",
+           "", f"{'':<30}" + "".join(f"  {names[m]:>22}" for m in MODELS),
+           f"{'(within ±15 %, median |error|)':<30}",
            line("all", summary["models"])]
     for key, label in (("by_threads", "threads"), ("by_mode", "mode"), ("by_kind", "kind"),
                        ("by_set", "set")):
@@ -564,8 +577,8 @@ def text_report(rows: list[dict], summary: dict) -> str:
     load = summary["load_average_1min"]
     out += ["", f"Timing: {summary['timing']}; " + (
         f"1-minute load average {load[0]:.2f} → {load[1]:.2f}" if load else
-        f"timed on {summary.get('timed_on', 'the profile machine')}, judged here from the "
-        f"cached timings")]
+        f"timed on {_machine(summary.get('timed_on', ''))}, judged here from the cached "
+        f"timings")]
     return "\n".join(out)
 
 

@@ -82,9 +82,10 @@ def measure_latency(model_config: Any, batch: int | None = None, seq_len: int | 
     ``device``: ``cpu``, ``cuda`` or ``cuda:<index>`` (torch eager)."""
     from ..torch_device import resolve_device_name
     from .onnx import check_runtime
-    from .profile import check_threads
+    from .profile import check_threads, check_timing
 
     check_mode(mode)
+    check_timing(min_run_time, repeats)
     check_runtime(runtime, mode)
     (t,) = check_threads(threads)
     device = resolve_device_name(device)

@@ -186,6 +186,7 @@ def time_fn(fn: Callable[[], Any], threads: int, min_run_time: float, repeats: i
     """(median, IQR) seconds of ``fn`` on ``threads`` threads: the lowest of ``repeats``
     medians of blocked runs — ``torch.utils.benchmark``'s on the CPU, :func:`time_blocks`
     on a GPU."""
+    check_timing(min_run_time, repeats)
     fn()  # warm up (allocations, first-call dispatch)
     if device.startswith("cuda"):
         return time_blocks(fn, threads, min_run_time, repeats, device)
@@ -198,6 +199,15 @@ def time_fn(fn: Callable[[], Any], threads: int, min_run_time: float, repeats: i
         if best is None or m.median < best.median:
             best = m
     return float(best.median), float(best.iqr)
+
+
+def check_timing(min_run_time: Any, repeats: Any) -> None:
+    """``min_run_time`` seconds in (0, 60] and ``repeats`` from 1 to 100 (one-line errors)."""
+    from ..checks import integer, number
+
+    number(min_run_time, "min_run_time (seconds)", positive=True, maximum=60)
+    if integer(repeats, "repeats") > 100:
+        raise ConfigError(f"repeats {repeats!r} must be at most 100")
 
 
 #: A block of back-to-back calls on a GPU lasts at least this long, so that the wait for
@@ -292,8 +302,16 @@ def _start(path: Path | None, threads: list[int], quick: bool, timing: dict[str,
                           f"profile {device_label(fresh)!r} ({fresh.device})")
     old.threads = list(dict.fromkeys([*old.threads, *threads]))
     old.quick = old.quick and quick
+    if old.measurements and old.timing and old.timing != timing:  # how the earlier ones were
+        timing = {**timing, "earlier": old.timing}  # timed stays on record
     old.timing = timing
     return old
+
+
+def check_resumable(path: str | Path, device: str = "cpu") -> None:
+    """A one-line error when the profile at ``path`` is damaged, or was made on another
+    machine, device or torch (what :func:`profile` would refuse after starting)."""
+    _start(Path(path), [1], False, {}, device)
 
 
 def profile(out: str | Path | None = None, *, threads: int | list[int] = 1,
