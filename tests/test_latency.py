@@ -289,6 +289,11 @@ def test_profile_and_judge_devices(tmp_path, synthetic):
         r = CliRunner().invoke(app, ["validate-latency", str(path), "-o",
                                      str(tmp_path / "v.csv")])
         assert r.exit_code == 2 and "no such device" in r.output and "Traceback" not in r.output
+        assert "--cached" not in r.output
+        (tmp_path / "v.timings.json").write_text("{}")  # a cache beside the CSV: point to it
+        r = CliRunner().invoke(app, ["validate-latency", str(path), "-o",
+                                     str(tmp_path / "v.csv")])
+        assert r.exit_code == 2 and "with --cached" in r.output
         with pytest.raises(DeviceError, match="sees no CUDA GPU here"):
             measure_latency("seed-imdb", device="cuda")
         # resuming a GPU's profile on this CPU would mix two devices' timings
@@ -296,6 +301,9 @@ def test_profile_and_judge_devices(tmp_path, synthetic):
             prof_mod.profile(path, device="cuda")
     with pytest.raises(ConfigError, match=r"on 'NVIDIA H200' \(cuda\); give a new file name"):
         prof_mod.profile(path, threads=1, rounds=1)
+    r = CliRunner().invoke(app, ["profile", "-o", str(path)])  # refused before any timing
+    assert r.exit_code == 2 and "give a new file name" in r.output
+    assert "profiling" not in r.output
 
 
 def test_gpu_timing_blocks_give_the_time_per_call(monkeypatch):
