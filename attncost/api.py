@@ -132,18 +132,29 @@ def _needed_device(device: Device | str) -> Device:
     return dev
 
 
-def _cache_bytes(graph: Any, prec: Precision, batch: int) -> Any:
-    """tokens → bytes of their KV cache in ``graph`` (sliding windows bounded)."""
+def _cache_bytes(graph: Any, prec: Precision, batch: int, context: int | None = None) -> Any:
+    """tokens → bytes of their KV cache in ``graph`` (sliding windows bounded); a one-line
+    error when the tokens per sequence exceed the longest ``context`` (learned positions or
+    max_seq_len; None: unknown)."""
     from .decode import cache_bytes_of_tokens
     from .units import dtype_bytes
 
-    return lambda tokens: cache_bytes_of_tokens(graph, dtype_bytes(prec.dtype), batch, tokens)
+    def cache(tokens: int) -> int:
+        per_seq = -(-tokens // batch)
+        if context and per_seq > context:
+            raise ConfigError(f"decode_tokens={tokens:,} is {per_seq:,} tokens per sequence "
+                              f"(batch {batch}), beyond the longest context {context:,} (its "
+                              f"learned positions or max_seq_len)")
+        return cache_bytes_of_tokens(graph, dtype_bytes(prec.dtype), batch, tokens)
+
+    return cache
 
 
 def _finish(variant: str, title: str, source: str, inputs: dict[str, Any], graph: Any,
             prec: Precision, device: Device | None, mode: str, headroom: float,
             decode_tokens: int, efficiency: float, profile: Any = None,
-            threads: int | None = None, batch: int = 1) -> Estimate:
+            threads: int | None = None, batch: int = 1, context: int | None = None
+            ) -> Estimate:
     check_mode(mode)
     derived = derive(graph, prec)
     metrics = {k: resolve_peak(v) for k, v in derived.metrics.items()}
@@ -151,7 +162,7 @@ def _finish(variant: str, title: str, source: str, inputs: dict[str, Any], graph
                    derived.kv_cache_note)
     if device is not None:
         est.fit = fit(metrics, device, mode, headroom, decode_tokens,
-                      _cache_bytes(graph, prec, batch))
+                      _cache_bytes(graph, prec, batch, context))
         if device.peak_flops and device.bandwidth > 0:
             est.roofline = roofline(derived.ops, device, prec.dtype, mode, efficiency)
     if profile is not None:
@@ -212,7 +223,7 @@ def estimate(variant: str = "standard", config: AttentionConfig | None = None, *
         inputs["impl"] = "n/a"
     return _finish(v.name, v.title, v.source, inputs, graph, Precision.of(cfg),
                    resolve_device(device), mode, headroom, decode_tokens, efficiency,
-                   profile, threads, cfg.batch)
+                   profile, threads, cfg.batch, cfg.max_seq_len)
 
 
 def model_config(model: ModelConfig | str, **overrides: Any) -> ModelConfig:
@@ -245,7 +256,7 @@ def estimate_model(model: ModelConfig | str, *, device: Device | str | None = No
     return _finish(variant, f"model {m.name} ({len(m.layers)} layers: {variant})",
                    m.source or "user model", m.as_dict(), graph, Precision.of(m.attention),
                    resolve_device(device), mode, headroom, decode_tokens, efficiency,
-                   profile, threads, m.attention.batch)
+                   profile, threads, m.attention.batch, m.max_positions or None)
 
 
 @dataclass
@@ -550,11 +561,14 @@ def _required_for(target: str | ModelConfig, cfg: AttentionConfig, layers: int, 
         if isinstance(target, ModelConfig):
             m = target.with_(**change)
             graph, prec, batch = model_graph(m), Precision.of(m.attention), m.attention.batch
+            context = m.max_positions or None
         else:
             c = cfg.with_(**change)
             graph, prec, batch = layer_graph(target, c, layers), Precision.of(c), c.batch
+            context = c.max_seq_len
         metrics = {k: resolve_peak(v) for k, v in derive(graph, prec).metrics.items()}
-        return required_bytes(metrics, mode, decode_tokens, _cache_bytes(graph, prec, batch))
+        return required_bytes(metrics, mode, decode_tokens,
+                              _cache_bytes(graph, prec, batch, context))
 
     return required
 

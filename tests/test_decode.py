@@ -177,7 +177,7 @@ def test_memory_budget_bounds_a_sliding_windows_cache():
         base = ac.estimate_model(name, mode="infer", device="h100-sxm")
         per_token = base.metrics["kv_cache_bytes_per_token"]
         for batch in (1, 3):
-            for n in (window or 1000, 3 * (window or 1000)):
+            for n in (window or 300, 3 * (window or 300)):
                 est = ac.estimate_model(name, mode="infer", device="h100-sxm", batch=batch,
                                         decode_tokens=n * batch)
                 added = est.fit.required_bytes - est.metrics["inference_peak_bytes"]
@@ -187,6 +187,11 @@ def test_memory_budget_bounds_a_sliding_windows_cache():
                     assert added == per_token * window * batch
                 else:  # half the layers local: more than the window, less than every token
                     assert per_token * window * batch < added < per_token * n * batch
+    # more tokens per sequence than the model has positions for cannot be decoded
+    with pytest.raises(ConfigError, match="1,025 tokens per sequence .* longest context 1,024"):
+        ac.estimate_model("gpt2", mode="infer", device="h100-sxm", decode_tokens=1025)
+    assert ac.estimate_model("gpt2", mode="infer", device="h100-sxm", batch=2,
+                             decode_tokens=2048).fit.fits
     assert ac.max_batch(ac.preset("mistral-7b-v0.1", seq_len=512), "h100-sxm", mode="infer",
                         decode_tokens=10**6) is not None  # 10⁶ tokens would need 122 GiB
 
