@@ -7,7 +7,8 @@ Qwen2.5-0.5B and TinyLlama models (full width and vocabulary), forward and train
 
 DEVICE (default cpu) must be the profile's: on a GPU, ``cuda`` (one host thread).
 
-Run twice on 2026-11-26 (2-core Xeon): 56 timings, 62.5 % and 58.9 % within ±15 %, median
+Run twice on 2026-11-26 (2-core Xeon), with the predictor's second version and that day's
+first profile: 56 timings, 62.5 % and 58.9 % within ±15 %, median
 |error| 9.1 % and 10.6 % (timing noise between the runs); first run:
 layers 70.8 % (34 of 48), the two models 1 of 8 (over-predicted 27–110 %; one −4 %).
 """

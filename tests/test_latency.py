@@ -657,8 +657,8 @@ def test_judge_timings_resume_only_on_the_same_machine(tmp_path):
     assert judge.Timings(path, "cpu A|torch 2").data == {}
 
 
-def test_in_situ_factor_and_dispatch_are_recovered_from_two_reference_sizes():
-    """Reference layers at two sizes (and models) whose kernels take 1.3× their separate
+def test_in_situ_factor_and_dispatch_are_recovered_from_the_reference_sizes():
+    """Reference layers at three sizes (and models) whose kernels take 1.3× their separate
     timings beyond their fixed part (matmuls 1.6×; embeddings and gradient sums as timed):
     the fit recovers each group's factor and the dispatch cost; with one size only, the
     factors stay 1."""
@@ -688,7 +688,7 @@ def test_in_situ_factor_and_dispatch_are_recovered_from_two_reference_sizes():
 
     sizes = {tuple(sorted(m.features.items())) for m in base.measurements
              if m.kind.startswith(reference.PREFIX)}
-    assert len(sizes) == 2
+    assert len(sizes) == len(reference.REFERENCE_SIZES) == 3
     fitted = Predictor.fit(dataclasses.replace(
         base, measurements=[slowed(m) for m in base.measurements]), residual=False)
     for mode in ("infer", "train"):

@@ -3,11 +3,14 @@
 Eager PyTorch spends time around each kernel that no kernel timing contains: module calls,
 views and reshapes, Python. The profile times
 
-* every registered variant's **layer** at two sizes (:data:`REFERENCE_SIZES`): a tiny one
+* every registered variant's **layer** at three sizes (:data:`REFERENCE_SIZES`): a tiny one
   (d_model 16, 2 heads, 8 tokens, batch 1 — where kernels take almost nothing, so what is
-  left is the framework's work) and a small one (d_model 64, 4 heads, 64 tokens, batch 2 —
-  where kernels matter, and run on operands that the previous operation just wrote rather
-  than on the warm, repeated inputs of a kernel timing);
+  left is the framework's work), a small one (d_model 64, 4 heads, 64 tokens, batch 2) and a
+  mid-sized one (d_model 128, 4 heads, 128 tokens, batch 2 — as large as the layers users
+  time, where kernels dominate and run on operands that the previous operation just wrote
+  rather than on the warm, repeated inputs of a kernel timing; without it the in-situ
+  factors were fitted where kernels barely show, and a one-thread forward's matmul factors
+  came out far from what larger layers need);
 * a few tiny **models** (:data:`REFERENCE_MODELS`: a GPT-2-shaped language model, a
   mean-pooled classifier, a LLaMA-shaped model with RMSNorm and a gated MLP, a ViT), each
   with 1 and 2 blocks — the glue of blocks, norms, feed-forwards and heads.
@@ -35,7 +38,8 @@ MODEL_PREFIX = "model:"
 REFERENCE_SIZE: Features = {"d_model": 16, "heads": 2, "seq_len": 8, "batch": 1}
 #: The sizes reference layers are timed at (see the module's docstring).
 REFERENCE_SIZES: tuple[Features, ...] = (
-    REFERENCE_SIZE, {"d_model": 64, "heads": 4, "seq_len": 64, "batch": 2})
+    REFERENCE_SIZE, {"d_model": 64, "heads": 4, "seq_len": 64, "batch": 2},
+    {"d_model": 128, "heads": 4, "seq_len": 128, "batch": 2})
 
 
 def _tiny_vit(layers: int) -> Any:
