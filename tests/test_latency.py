@@ -522,6 +522,11 @@ def test_judge_from_cached_timings_times_nothing(tmp_path, monkeypatch, syntheti
     assert all(r["iqr_s"] == 1e-7 for r in rows)  # the lower pass, with its own IQR
     text = out.with_suffix(".txt").read_text()
     assert "judged here from the cached timings" in text and "SMOKE" not in text
+    assert summary["untimed_cases"] == [] and "Left out" not in text
+    later = judge.test_models()[2]  # a case added after the cache was made: left out, listed
+    rows2, s2 = judge.judge(path, out, cases=cases + [later], predictor=exact, cached=True)
+    assert s2["untimed_cases"] == [later.name] and len(rows2) == len(rows)
+    assert "Left out: 1 held-out cases" in out.with_suffix(".txt").read_text()
     assert not summary["smoke"]
     _, smoke = judge.judge(path, out, cases=cases, predictor=exact, cached=True, smoke=True)
     assert smoke["smoke"] and out.with_suffix(".txt").read_text().startswith("SMOKE RUN")

@@ -435,6 +435,9 @@ def judge(profile_path: str | Path, out_csv: str | Path | None = None, *,
         measure = lambda cs, t: measure_cases(cs, t, timings, progress, device=device)  # noqa
     predictor = Predictor.fit(prof) if predictor is None else predictor
     cases = held_out() if cases is None else cases
+    untimed = [c for c in cases if cached and not any(
+        timings.samples(c, m, t) for m in ("infer", "train") for t in counts)]
+    cases = [c for c in cases if c not in untimed]  # a set added after the cache was made
     calib = calibration_cases()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -461,6 +464,7 @@ def judge(profile_path: str | Path, out_csv: str | Path | None = None, *,
     summary = summarise(rows, prof, predictor, fits, None if cached else load, len(calib),
                         str(profile_path))
     summary["smoke"] = smoke
+    summary["untimed_cases"] = [c.name for c in untimed]
     summary["timed_on"] = timings.identity.split("|profile ")[0]
     summary["judged_from_cached_timings"] = cached
     summary["unsettled_timings"] = sum(not timings.settled(c, m, t) for t in counts
@@ -596,6 +600,9 @@ def text_report(rows: list[dict], summary: dict) -> str:
     out += [f"  {r['kernel_error']:+7.1%}  {r['case']} {r['mode']} ×{r['threads']}: measured "
             f"{r['measured_s'] * 1e3:.3f} ms, predicted {r['kernel_s'] * 1e3:.3f} ms"
             for r in worst]
+    if summary.get("untimed_cases"):
+        out += ["", f"Left out: {len(summary['untimed_cases'])} held-out cases the cached "
+                f"timings never held (added since they were taken)"]
     load = summary["load_average_1min"]
     out += ["", f"Timing: {summary['timing']}; " + (
         f"1-minute load average {load[0]:.2f} → {load[1]:.2f}" if load else
