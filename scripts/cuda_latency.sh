@@ -4,8 +4,9 @@
 #   1. profile the GPU's kernels (`attncost profile --device cuda`);
 #   2. judge the kernel-level predictor on the held-out set timed on the GPU, beside the
 #      6-constant model and the roofline (`attncost validate-latency`);
-#   3. the unseen cases (examples/latency_unseen.py) on the GPU;
-#   4. edge-digits architectures trained on the GPU in fp32 and bf16 (the search's training).
+#   3. edge-digits architectures trained on the GPU in fp32 and bf16 (the search's training).
+# About 10 minutes on an H200 (the judgement ~6 of them); give the call timeout 600 and, if it
+# is cut off, run it again with RESUME=<the files that came back>.
 # Every file goes to $OUT (default reports/cuda). RESUME=DIR copies a profile and judge
 # timings from an earlier, cut-off call into $OUT first: both resume. QUICK=1 (a plumbing
 # check): a fifth of the kernel shapes and a few held-out cases. DEVICE=cpu runs it on the CPU.
@@ -29,7 +30,6 @@ quick=(); smoke=()
 [ -n "${QUICK:-}" ] && quick=(--quick) && smoke=(--smoke)
 step $PY -m attncost profile -o "$PROFILE" --device "$DEVICE" --rounds "${ROUNDS:-1}" "${quick[@]}"
 step $PY -m attncost validate-latency "$PROFILE" -o "$CSV" "${smoke[@]}"
-[ -z "${QUICK:-}" ] && step $PY examples/latency_unseen.py "$PROFILE" "$DEVICE"
 if [ "$DEVICE" = cuda ]; then
   step $PY examples/train_on_device.py "$OUT/train-cuda.json" cuda:fp32 cuda:bf16
 fi
