@@ -133,21 +133,12 @@ def _needed_device(device: Device | str) -> Device:
 
 
 def _cache_bytes(graph: Any, prec: Precision, batch: int, context: int | None = None) -> Any:
-    """tokens → bytes of their KV cache in ``graph`` (sliding windows bounded); a one-line
-    error when the tokens per sequence exceed the longest ``context`` (learned positions or
-    max_seq_len; None: unknown)."""
+    """tokens → bytes of their KV cache in ``graph`` (:func:`decode.cache_bytes_of_tokens`)."""
     from .decode import cache_bytes_of_tokens
     from .units import dtype_bytes
 
-    def cache(tokens: int) -> int:
-        per_seq = -(-tokens // batch)
-        if context and per_seq > context:
-            raise ConfigError(f"decode_tokens={tokens:,} is {per_seq:,} tokens per sequence "
-                              f"(batch {batch}), beyond the longest context {context:,} (its "
-                              f"learned positions or max_seq_len)")
-        return cache_bytes_of_tokens(graph, dtype_bytes(prec.dtype), batch, tokens)
-
-    return cache
+    return lambda tokens: cache_bytes_of_tokens(graph, dtype_bytes(prec.dtype), batch, tokens,
+                                                context)
 
 
 def _finish(variant: str, title: str, source: str, inputs: dict[str, Any], graph: Any,

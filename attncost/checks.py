@@ -35,9 +35,10 @@ def number(value: Any, what: str, *, minimum: float | None = None,
     return f
 
 
-def integer(value: Any, what: str, *, minimum: int | None = 1) -> int:
+def integer(value: Any, what: str, *, minimum: int | None = 1,
+            maximum: int | None = None) -> int:
     """``value`` as an int (a float with a fractional part, a bool or a string refused), at
-    least ``minimum`` (default 1; None: any)."""
+    least ``minimum`` (default 1; None: any), at most ``maximum`` (None: any)."""
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
@@ -45,4 +46,6 @@ def integer(value: Any, what: str, *, minimum: int | None = 1) -> int:
             raise ConfigError(f"{what} {value!r} must be an integer")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{what} {value!r} must be an integer ≥ {minimum}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{what} {value!r} must be at most {maximum}")
     return value

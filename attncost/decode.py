@@ -238,29 +238,26 @@ def _cores(t: _Target, ell: int) -> tuple[int, int]:
 
 
 def _kv_layout(graph: Any, batch: int) -> list[tuple[int, int | None]]:
-    """(elements per token per sequence, window or None) of each tensor a decoder caches,
-    read off a graph built at a length at least the longest context."""
-    out = []
-    for tensor in graph.tensors.values():
-        if tensor.kv_cache:
-            per_seq_token = int(tensor.numel) // int(graph.tokens)
-            window = None if tensor.kv_tokens is None else int(tensor.kv_tokens) // batch
-            out.append((per_seq_token * batch, window))
-    return out
+    """(elements per token position of the whole batch, window or None) of each tensor a
+    decoder caches (``Tensor.kv_window``: the tokens per sequence a sliding window keeps)."""
+    return [(int(t.numel) // int(graph.tokens) * batch, t.kv_window)
+            for t in graph.tensors.values() if t.kv_cache]
 
 
-def cache_bytes_of_tokens(graph: Any, act_bytes: int, batch: int, tokens: int) -> int:
+def cache_bytes_of_tokens(graph: Any, act_bytes: int, batch: int, tokens: int,
+                          context: int | None = None) -> int:
     """Bytes of the KV cache ``tokens`` decoded tokens add (batch included: ⌈tokens / batch⌉
     per sequence): each cached tensor's bytes per token, a sliding-window layer's for at most
-    its window per sequence (``Tensor.kv_window``; a decoder then overwrites its oldest)."""
+    its window per sequence (a decoder then overwrites its oldest); a one-line error when the
+    tokens per sequence exceed the longest ``context`` (None: not known)."""
     per_seq = -(-tokens // batch)
-    total = 0
-    for t in graph.tensors.values():
-        if t.kv_cache:
-            kept = tokens if t.kv_window is None or per_seq <= t.kv_window else \
-                t.kv_window * batch
-            total += int(t.numel) * kept // int(graph.tokens)
-    return total * act_bytes
+    if context and per_seq > context:
+        raise ConfigError(f"decode_tokens={tokens:,} is {per_seq:,} tokens per sequence "
+                          f"(batch {batch}), beyond the longest context {context:,} (its "
+                          f"learned positions or max_seq_len)")
+    elems = sum(per * (per_seq if w is None or per_seq <= w else w)
+                for per, w in _kv_layout(graph, batch))
+    return elems * act_bytes
 
 
 def kept_tokens(lo: int, hi: int, window: int | None) -> int:

@@ -311,8 +311,9 @@ def validate_latency(
     counts = list(threads or prof.threads)
     judge.check_threads(prof, counts)
     cache = out.with_name(out.stem + ".timings.json")
-    if cached:
-        judge.cached_timings(prof, cache)
+    if cached:  # nothing to time: no progress bar
+        rows, summary = judge.judge(profile_file, out, threads=counts, cases=cases,
+                                    cached=True, smoke=smoke)
     else:
         try:
             judge.check_device(prof)
@@ -321,10 +322,6 @@ def validate_latency(
                 raise AttncostError(f"{err}; or judge the timings cached in {cache} with "
                                     f"--cached") from None
             raise
-    if cached:  # nothing to time: no progress bar
-        rows, summary = judge.judge(profile_file, out, threads=counts, cases=cases,
-                                    cached=True, smoke=smoke)
-    else:
         bar = _progress_bar("timing")
         with bar:
             task = bar.add_task("", total=len(counts) * (len(cases) +

@@ -252,9 +252,12 @@ def identity_here(prof: Any, device: str) -> str:
 
     from .profile import machine_info
 
-    here = machine_info(device)
-    return (f"{here.get('gpu') or here['processor']}|{os.cpu_count()}|torch "
-            f"{torch.__version__}|profile {prof.date}")
+    return _identity(machine_info(device), torch.__version__, prof.date)
+
+
+def _identity(machine: dict, torch_version: str, date: str) -> str:
+    return (f"{machine.get('gpu') or machine.get('processor')}|{machine.get('cores')}|torch "
+            f"{torch_version}|profile {date}")
 
 
 def cached_timings(prof: Any, path: Path | None) -> Timings:
@@ -287,8 +290,7 @@ def cached_timings(prof: Any, path: Path | None) -> Timings:
 def identity_of(prof: Any) -> str:
     """The identity of timings taken beside ``prof`` on the machine that made it (what
     :func:`identity_here` gives there)."""
-    label = prof.machine.get("gpu") or prof.machine.get("processor")
-    return (f"{label}|{prof.machine.get('cores')}|torch {prof.torch}|profile {prof.date}")
+    return _identity(prof.machine, prof.torch, prof.date)
 
 
 def cached_cases(cases: list[Case], threads: int, timings: Timings, rounds: int = ROUNDS

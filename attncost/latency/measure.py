@@ -88,10 +88,10 @@ def measure_latency(model_config: Any, batch: int | None = None, seq_len: int | 
     check_timing(min_run_time, repeats)
     check_runtime(runtime, mode)
     (t,) = check_threads(threads)
-    device = resolve_device_name(device)
     if runtime == "onnxruntime" and device != "cpu":
         raise ConfigError(f"device {device!r} with runtime 'onnxruntime': attncost times "
                           f"ONNX Runtime's CPU provider only; use device 'cpu'")
+    device = resolve_device_name(device)
     m = _sized(model_config, batch, seq_len)
     import torch
 

@@ -206,8 +206,7 @@ def check_timing(min_run_time: Any, repeats: Any) -> None:
     from ..checks import integer, number
 
     number(min_run_time, "min_run_time (seconds)", positive=True, maximum=60)
-    if integer(repeats, "repeats") > 100:
-        raise ConfigError(f"repeats {repeats!r} must be at most 100")
+    integer(repeats, "repeats", maximum=100)
 
 
 #: A block of back-to-back calls on a GPU lasts at least this long, so that the wait for
