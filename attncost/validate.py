@@ -32,7 +32,7 @@ import csv
 import itertools
 import json
 import math
-import os
+import io
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -40,6 +40,7 @@ from typing import Any, Callable, Iterable, Iterator
 from .budget import LATENCY_TERMS, latency_features
 from .config import AttentionConfig
 from .errors import AttncostError
+from .files import write_atomic
 
 EXACT = ("params", "flops_fwd_matmul", "flops_bwd_matmul", "activation_bytes")
 MEMORY = ("inference_peak_bytes", "train_peak_bytes")
@@ -313,6 +314,15 @@ def _parse(field: str, text: str) -> Any:
     return text
 
 
+def rows_csv(rows: Iterable[Row]) -> str:
+    """``rows`` as CSV text with its header."""
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
+    w.writeheader()
+    w.writerows(asdict(r) for r in rows)
+    return buf.getvalue()
+
+
 def append_rows(path: Path | None, rows: Iterable[Row]) -> None:
     if path is None:
         return
@@ -370,11 +380,7 @@ def run(configs: list[tuple[str, AttentionConfig]], *, device: str = "cpu",
         summary["latency_model"] = {m: dict(zip(LATENCY_TERMS, c)) for m, c in coefs.items()}
     summary.update(summarise(rows))
     if out is not None:  # the finished CSV holds every row, latency included
-        tmp = out.with_suffix(".tmp")
-        if tmp.exists():
-            tmp.unlink()
-        append_rows(tmp, rows)
-        os.replace(tmp, out)
+        write_atomic(out, rows_csv(rows))
     return rows, summary
 
 
@@ -393,11 +399,8 @@ def _load_timings(path: Path | None) -> dict[str, Any]:
 
 
 def _save_timings(path: Path | None, data: dict[str, Any]) -> None:
-    if path is None:
-        return
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+    if path is not None:
+        write_atomic(path, json.dumps(data))
 
 
 def summarise(rows: list[Row]) -> dict[str, Any]:

@@ -463,7 +463,7 @@ def test_judge_writes_every_report_from_synthetic_timings(tmp_path, monkeypatch,
     save_profile(synthetic, path)
     pred = Predictor.fit(synthetic, residual=False)
 
-    def fake_measure(cases, threads, timings, progress=None, device="cpu"):
+    def fake_measure(cases, threads, timings, progress=None, device="cpu", speed=None):
         out = {}
         for c in cases:
             for mode in ("infer", "train"):
@@ -558,6 +558,171 @@ def test_judge_from_cached_timings_times_nothing(tmp_path, monkeypatch, syntheti
     cache.unlink()
     r = CliRunner().invoke(app, ["validate-latency", str(path), "-o", str(out), "--cached"])
     assert r.exit_code == 2 and "no cached timings" in r.output and "Traceback" not in r.output
+
+
+# -- the machine's drift from its profile ---------------------------------------------------------
+
+_TINY = {"d_model": 16, "heads": 2, "seq_len": 8, "batch": 1}
+_MID = {"d_model": 128, "heads": 4, "seq_len": 128, "batch": 2}
+
+
+def _anchor_profile() -> Profile:
+    ms = [Measurement("layer:standard:fused:0", 1, _TINY, 1e-4, 3e-4),
+          Measurement("layer:standard:fused:0", 1, _MID, 4e-4, 1.2e-3),
+          Measurement("layer:standard:materialised:0", 1, _TINY, 2e-4, 5e-4),
+          Measurement("layer:standard:fused:0", 2, _MID, 3e-4, 1e-3),
+          Measurement("layer:standard:fused:1", 1, _MID, 9.0, 9.0),
+          Measurement("linear", 1, {"m": 8, "k": 8, "n": 8, "bias": 0}, 1e-6, 3e-6)]
+    return Profile({"processor": "x"}, "0", [1, 2], "2026-01-01",
+                   timing={"min_run_time_s": 0.03, "repeats": 2}, measurements=ms)
+
+
+def test_anchors_are_the_profiles_largest_unmasked_standard_layers():
+    from attncost.latency import drift
+
+    prof = _anchor_profile()
+    got = drift.anchors(prof, 1)
+    assert [(m.kind, m.features["d_model"]) for m in got] == [
+        ("layer:standard:fused:0", 128), ("layer:standard:materialised:0", 16)]
+    assert [m.fwd_s for m in drift.anchors(prof, 2)] == [3e-4]
+    assert drift.anchors(prof, 3) == []
+
+
+def test_speed_factor_is_the_median_of_now_over_profiled(monkeypatch):
+    """Each anchor re-timed as the profile timed it (its min_run_time and repeats); the
+    factor is the median of the four ratios (two anchors × forward, training step)."""
+    from attncost.latency import drift
+
+    prof = _anchor_profile()
+    scale = {128: (1.2, 1.4), 16: (1.3, 1.1)}
+    seen = []
+
+    def fake(kind, features, threads, min_run_time, repeats, device):
+        seen.append((kind, threads, min_run_time, repeats, device))
+        old = next(m for m in drift.anchors(prof, threads) if m.kind == kind)
+        f, t = scale[features["d_model"]]
+        return Measurement(kind, threads, features, old.fwd_s * f, old.train_s * t)
+
+    monkeypatch.setattr(prof_mod, "measure", fake)
+    assert drift.speed_factor(prof, 1) == pytest.approx(1.25)
+    assert seen == [("layer:standard:fused:0", 1, 0.03, 2, "cpu"),
+                    ("layer:standard:materialised:0", 1, 0.03, 2, "cpu")]
+    with pytest.raises(ConfigError, match="no anchor layer .* at threads=3"):
+        drift.speed_factor(prof, 3)
+
+
+def test_speed_factor_times_the_real_anchor_layer():
+    """The real path: the tiny standard layer timed now against a profiled second (the
+    factor is now / profiled, so far below 1)."""
+    from attncost.latency import drift
+
+    prof = Profile({"processor": "x"}, "0", [1], "2026-01-01",
+                   timing={"min_run_time_s": 0.001, "repeats": 1},
+                   measurements=[Measurement("layer:standard:fused:0", 1, _TINY, 1.0, 1.0)])
+    assert 0 < drift.speed_factor(prof, 1) < 0.01
+
+
+def test_each_pass_of_a_case_keeps_the_machines_speed_when_it_was_timed(monkeypatch):
+    """The speed is taken once per case and pass, before that pass's timings, and kept as
+    each sample's third value; passes that time nothing take none."""
+    from attncost.latency import measure as measure_mod
+
+    values = iter([1.0, 2.0, 1.3, 2.05, 1.02])
+    speeds = iter([1.1, 1.2, 1.3])
+    monkeypatch.setattr(judge, "module_and_input", lambda case, device="cpu": (None, None))
+    monkeypatch.setattr(measure_mod, "time_module",
+                        lambda module, x, mode, threads: (next(values), 0.0))
+    case = judge.Case("one", "layer", "standard", None)
+    timings = judge.Timings(None)
+    out = judge.measure_cases([case], 1, timings, speed=lambda: next(speeds))
+    assert timings.samples(case, "infer", 1) == [[1.0, 0.0, 1.1], [1.3, 0.0, 1.2],
+                                                 [1.02, 0.0, 1.3]]
+    assert timings.samples(case, "train", 1) == [[2.0, 0.0, 1.1], [2.05, 0.0, 1.2]]
+    assert out[("layer", "one", "infer")] == (1.0, 0.0, 1.1)  # the lowest, with its speed
+
+
+@pytest.mark.parametrize("bad", [[[1.0, 0.0, 0.0]], [[1.0, 0.0, -1.0]],
+                                 [[1.0, 0.0, float("inf")]], [[1.0, 0.0, 1.0, 1.0]]])
+def test_a_timing_with_a_bad_speed_factor_is_damaged(bad):
+    assert judge.samples_of(bad) is None
+    assert judge.samples_of([[1.0, 0.0], [1.0, 0.0, 1.2]]) == [[1.0, 0.0], [1.0, 0.0, 1.2]]
+
+
+def test_the_judge_reports_drift_corrected_figures_beside_the_raw(tmp_path, synthetic,
+                                                                  exact):
+    """Timings taken with the machine 1.3× slower than profiled (and the speed factor saying
+    so): the raw figures (the summary's top level, the judgement) miss every one; corrected
+    by the factor, every one is exact — reported in the summary, CSV and text, never
+    instead of the raw. Timings without a factor give no drift figures."""
+    import csv
+
+    from typer.testing import CliRunner
+
+    from attncost.cli import app
+
+    path, out = tmp_path / "p.json", tmp_path / "latency-cpu.csv"
+    save_profile(synthetic, path)
+    cases = judge.smoke_cases()
+
+    def cache(with_factor: bool) -> None:
+        timings = {judge.Timings.key(c, mode, 1): [
+            [exact.predict(c.target, mode) * 1.3, 0.0, *([1.3] if with_factor else [])]] * 2
+            for c in judge.calibration_cases() + cases for mode in ("infer", "train")}
+        out.with_name("latency-cpu.timings.json").write_text(json.dumps(
+            {"identity": judge.identity_of(synthetic), "timings": timings}))
+
+    cache(True)
+    rows, summary = judge.judge(path, out, cases=cases, predictor=exact, cached=True)
+    assert summary["share_within_15pct"] == 0.0
+    d = summary["drift"]
+    assert d["speed_factor"]["1"] == {"median": 1.3, "min": 1.3, "max": 1.3}
+    assert d["kernel_corrected"]["share_within_15pct"] == 1.0
+    assert d["kernel_corrected"]["median_abs_error"] == pytest.approx(0.0, abs=1e-9)
+    assert d["timings"] == len(rows) == 2 * len(cases)
+    with open(out, newline="", encoding="utf-8") as fh:
+        first = next(csv.DictReader(fh))
+    assert float(first["speed_factor"]) == 1.3
+    assert abs(float(first["kernel_drift_corrected_error"])) < 1e-9
+    text = out.with_suffix(".txt").read_text()
+    assert "Machine drift" in text and "1 thread ×1.30 (1.30–1.30)" in text
+    cache(False)
+    rows, summary = judge.judge(path, out, cases=cases, predictor=exact, cached=True)
+    assert summary["drift"] is None and rows[0]["speed_factor"] is None
+    assert "Machine drift" not in out.with_suffix(".txt").read_text()
+    r = CliRunner().invoke(app, ["validate-latency", str(path), "-o", str(out), "--cached",
+                                 "--no-drift"])
+    assert r.exit_code == 2 and "--cached times nothing" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_profile_check_says_how_far_the_machine_has_moved(tmp_path, monkeypatch):
+    """`attncost profile-check`: the speed factor per thread count and what it means for the
+    profile's predictions (table and JSON); bad input is one line."""
+    from typer.testing import CliRunner
+
+    from attncost.cli import app
+    from attncost.latency import drift
+
+    prof = _anchor_profile()
+    path = tmp_path / "p.json"
+    save_profile(prof, path)
+    monkeypatch.setattr(drift, "speed_factor",
+                        lambda p, t, device="cpu": {1: 1.25, 2: 0.98}[t])
+    r = CliRunner().invoke(app, ["profile-check", str(path)])
+    assert r.exit_code == 0, r.output
+    assert "1 thread: ×1.25 the profiled time" in r.output
+    assert "predictions from the profile are about 20% low here now" in r.output
+    assert "2 threads: ×0.98 the profiled time — the profile still holds" in r.output
+    r = CliRunner().invoke(app, ["profile-check", str(path), "-t", "1", "-f", "json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["speed_factor"] == {"1": 1.25}
+    assert drift.verdict(0.8).startswith("this machine runs faster")
+    for args, fragment in ((["-t", "3"], "threads=3 was not profiled"),
+                           (["-f", "png"], "Invalid value")):
+        r = CliRunner().invoke(app, ["profile-check", str(path), *args])
+        assert r.exit_code == 2 and fragment in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(app, ["profile-check", str(tmp_path / "none.json")])
+    assert r.exit_code == 2 and "Traceback" not in r.output
 
 
 def test_score_counts_the_tolerance():

@@ -492,7 +492,7 @@ def test_cpu_training_through_the_device_abstraction():
 
 def test_cuda_without_a_gpu_is_one_line(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(train_device.TrainingDeviceError, match="sees no CUDA GPU here"):
+    with pytest.raises(train_device.DeviceError, match="sees no CUDA GPU here"):
         train_device.resolve_device("cuda")
     with pytest.raises(SpecError) as e:
         parse_spec(spec_data("listops", training={"device": "cuda"}))
@@ -513,10 +513,10 @@ def test_cuda_resolution_picks_mixed_precision(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
     dev = train_device.resolve_device("cuda")
     assert (dev.name, dev.precision) == ("cuda:0", "fp16")
-    with pytest.raises(train_device.TrainingDeviceError, match="'bf16' is not supported by "
+    with pytest.raises(train_device.DeviceError, match="'bf16' is not supported by "
                                                                "old GPU"):
         train_device.resolve_device("cuda", "bf16")
-    with pytest.raises(train_device.TrainingDeviceError, match="1 CUDA GPU"):
+    with pytest.raises(train_device.DeviceError, match="1 CUDA GPU"):
         train_device.resolve_device("cuda:1")
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     assert train_device.resolve_device("cuda:0").precision == "bf16"

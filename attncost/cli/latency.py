@@ -13,8 +13,9 @@ import typer
 
 from ..errors import AttncostError, UnsupportedError
 from ..units import human_bytes, human_count, human_seconds
-from .base import (require_suffix, DevFile, DeviceOpt, FormatOpt, Fmt, app, console, echo_json, friendly,
-                   load_extras, parse_int, writable, write_csv)
+from .base import (require_suffix, DevFile, DeviceOpt, FormatOpt, Fmt, Report, ReportFormat,
+                   app, console, echo_json, friendly, load_extras, parse_int, writable,
+                   write_csv)
 
 
 def _value(metric: str, v: Any) -> str:
@@ -270,6 +271,47 @@ def profile(
         f"(torch {prof.torch}, threads {', '.join(map(str, prof.threads))}) in {out}")
 
 
+@app.command("profile-check")
+@friendly
+def profile_check(
+    profile_file: Annotated[Path, typer.Argument(
+        help="A device profile made on THIS machine (attncost profile -o FILE).",
+        metavar="PROFILE")],
+    threads: Threads = None,
+    fmt: ReportFormat = Report.table,
+) -> None:
+    """Does a profile still describe this machine's speed? Re-times the profile's anchor
+    layers (the standard layer, fused and materialised, at its largest reference size) the
+    way it timed them and prints now / profiled per thread count (about a second each).
+    Above 1: the machine is slower now, and the profile's predictions are that much low.
+
+    Example: attncost profile-check reports/latency-cpu-profile.json
+    """
+    from .base import needs
+
+    needs("torch", extra="torch")
+    from ..latency import drift, judge
+    from ..latency.profile import device_label, load_profile, machine_info
+
+    prof = load_profile(profile_file)
+    device = judge.check_device(prof)
+    counts = judge.check_threads(prof, list(threads or prof.threads))
+    factors = {t: drift.speed_factor(prof, t, device) for t in counts}
+    here = judge.label_of(machine_info(device))
+    data = {"profile": str(profile_file), "profiled_on": device_label(prof),
+            "profiled": prof.date, "checked_on": here, "anchors": list(drift.ANCHOR_KINDS),
+            "speed_factor": {str(t): f for t, f in factors.items()}}
+    if fmt is Report.json:
+        return echo_json(data)
+    out = console()
+    if here != data["profiled_on"]:
+        out.print(f"note: the profile was made on {data['profiled_on']}, this is {here}: the "
+                  f"factor compares two machines on two layers only", markup=False)
+    for t, f in factors.items():
+        out.print(f"{t} thread{'s' if t > 1 else ''}: ×{f:.2f} the profiled time — "
+                  f"{drift.verdict(f)}", markup=False)
+
+
 # -- attncost validate-latency ----------------------------------------------------------------
 
 
@@ -288,6 +330,10 @@ def validate_latency(
     cached: Annotated[bool, typer.Option(
         "--cached", help="Time nothing: judge from <stem>.timings.json, taken on the "
                          "profile's machine (e.g. a GPU lent for one run).")] = False,
+    drift: Annotated[Optional[bool], typer.Option(
+        "--drift/--no-drift", help="Re-time the profile's anchor layers before each case "
+        "and report the predictor corrected by the machine's speed at the time, beside the "
+        "raw figures (default; about a third of a second per case and pass).")] = None,
 ) -> None:
     """Judge the kernel-level predictor on held-out configurations (single layers of every
     variant at odd sizes; seed-imdb, the edge-digits ViT, gpt2 at 32 tokens; a fresh set:
@@ -311,6 +357,10 @@ def validate_latency(
     counts = list(threads or prof.threads)
     judge.check_threads(prof, counts)
     cache = out.with_name(out.stem + ".timings.json")
+    if cached and drift is not None:
+        raise AttncostError(f"--{'' if drift else 'no-'}drift chooses what is timed and "
+                            f"--cached times nothing: drop one (a cached judgement reports "
+                            f"the drift its timings recorded)")
     if cached:  # nothing to time: no progress bar
         rows, summary = judge.judge(profile_file, out, threads=counts, cases=cases,
                                     cached=True, smoke=smoke)
@@ -331,5 +381,5 @@ def validate_latency(
                 bar.update(task, advance=1, description=what)
 
             rows, summary = judge.judge(profile_file, out, threads=counts, cases=cases,
-                                        progress=progress, smoke=smoke)
+                                        progress=progress, smoke=smoke, drift=drift is not False)
     typer.echo(judge.text_report(rows, summary))

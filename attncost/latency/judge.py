@@ -52,7 +52,8 @@ FRESH_LAYER_SIZES = ((120, 4, 70, 3),)
 #: The test set's layer sizes (see the module docstring).
 TEST_LAYER_SIZES = ((160, 5, 100, 2), (48, 6, 200, 1))
 CSV_FIELDS = ("case", "kind", "variant", "set", "mode", "threads", "measured_s", "iqr_s",
-              *(f"{m}_s" for m in MODELS), *(f"{m}_error" for m in MODELS))
+              *(f"{m}_s" for m in MODELS), *(f"{m}_error" for m in MODELS),
+              "speed_factor", "kernel_drift_corrected_error")
 
 
 @dataclass(frozen=True)
@@ -181,17 +182,19 @@ ROUNDS, AGREE, MAX_ROUNDS = 2, 0.05, 4
 
 
 def samples_of(raw: Any) -> list[list[float]] | None:
-    """A timing's passes as [median, IQR] seconds (median > 0, IQR ≥ 0, both finite); None
-    when ``raw`` is anything else."""
+    """A timing's passes as [median, IQR] seconds (median > 0, IQR ≥ 0, both finite), each
+    optionally with the machine's speed factor when it was taken (> 0,
+    :func:`attncost.latency.drift.speed_factor`); None when ``raw`` is anything else."""
     if not isinstance(raw, list) or not raw:
         return None
     out = []
     for pair in raw:
-        if (not isinstance(pair, list) or len(pair) != 2
+        if (not isinstance(pair, list) or len(pair) not in (2, 3)
                 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                           and math.isfinite(v) for v in pair) or pair[0] <= 0 or pair[1] < 0):
+                           and math.isfinite(v) for v in pair) or pair[0] <= 0 or pair[1] < 0
+                or (len(pair) == 3 and pair[2] <= 0)):
             return None
-        out.append([float(pair[0]), float(pair[1])])
+        out.append([float(v) for v in pair])
     return out
 
 
@@ -234,7 +237,7 @@ class Timings:
     def settled(self, case: Case, mode: str, threads: int) -> bool:
         """Whether the two lowest samples agree within :data:`AGREE` (or the most passes
         are taken)."""
-        meds = sorted(m for m, _ in self.samples(case, mode, threads))
+        meds = sorted(s[0] for s in self.samples(case, mode, threads))
         return len(meds) >= MAX_ROUNDS or (len(meds) >= 2 and meds[1] <= meds[0] * (1 + AGREE))
 
     def _save(self) -> None:
@@ -311,29 +314,37 @@ def cached_cases(cases: list[Case], threads: int, timings: Timings, rounds: int 
 
 def measure_cases(cases: list[Case], threads: int, timings: Timings,
                   progress: Callable[[str], None] | None = None, rounds: int = ROUNDS,
-                  device: str = "cpu") -> dict[tuple, tuple]:
-    """(case name, kind, mode) → the lowest (median, IQR) seconds for every case, both
-    modes, on ``device``, over ``rounds`` passes through all of them (then more passes for
-    the timings not :meth:`Timings.settled`); ``progress(what)`` before each case of the
-    first pass."""
+                  device: str = "cpu", speed: Callable[[], float] | None = None
+                  ) -> dict[tuple, tuple]:
+    """(case name, kind, mode) → the lowest (median, IQR[, speed factor]) seconds for every
+    case, both modes, on ``device``, over ``rounds`` passes through all of them (then more
+    passes for the timings not :meth:`Timings.settled`); ``progress(what)`` before each case
+    of the first pass. ``speed()``, when given, is taken once per case and pass, just before
+    its timings, and kept with them (:mod:`attncost.latency.drift`)."""
     from .measure import time_module
 
     built: dict[str, tuple] = {}
+    factor: dict[str, float] = {}
 
     def run(case: Case, mode: str) -> tuple:
         if case.name not in built:
             built.clear()  # one module at a time in memory
             built[case.name] = module_and_input(case, device)
         module, x = built[case.name]
-        return time_module(module, x, mode, threads)
+        med, iqr = time_module(module, x, mode, threads)
+        return (med, iqr) if speed is None else (med, iqr, factor[case.name])
 
     for p in range(1, MAX_ROUNDS + 1):
         for case in cases:
+            factor.clear()
             for mode in ("infer", "train"):
                 if p > rounds and timings.settled(case, mode, threads):
                     continue
                 if p == 1 and mode == "infer" and progress:
                     progress(f"{case.name} ×{threads}")
+                if speed is not None and case.name not in factor and len(
+                        timings.samples(case, mode, threads)) < p:
+                    factor[case.name] = speed()
                 timings.get(case, mode, threads, lambda c=case, m=mode: run(c, m), p)
     return {(c.kind, c.name, mode): tuple(min(timings.samples(c, mode, threads)))
             for c in cases for mode in ("infer", "train")}
@@ -412,7 +423,8 @@ def check_threads(prof: Any, threads: list[int]) -> list[int]:
 def judge(profile_path: str | Path, out_csv: str | Path | None = None, *,
           threads: list[int] | None = None, cases: list[Case] | None = None,
           progress: Callable[[str], None] | None = None, predictor: Any = None,
-          cached: bool = False, smoke: bool = False) -> tuple[list[dict], dict]:
+          cached: bool = False, smoke: bool = False, drift: bool = True
+          ) -> tuple[list[dict], dict]:
     """Time the held-out ``cases`` (default :func:`held_out`) and the calibration set on each
     thread count; rows of measured and predicted seconds, and the summary. With ``out_csv``,
     writes it, ``<stem>-summary.json``, ``<stem>.txt`` and ``<stem>.png``. ``predictor``: a
@@ -420,7 +432,9 @@ def judge(profile_path: str | Path, out_csv: str | Path | None = None, *,
     alone). ``cached``: time nothing — judge from ``<stem>.timings.json``, taken on the
     profile's machine (:func:`cached_timings`): re-judging on a machine without the device
     (a GPU lent for one run). ``smoke``: ``cases`` are a plumbing check (the summary and
-    the report say so)."""
+    the report say so). ``drift``: re-time the profile's anchor layers before each case
+    (:mod:`attncost.latency.drift`; when the profile has them) and score the predictor
+    corrected by the machine's speed at the time, beside the raw figures."""
     from .predictor import Predictor
     from .profile import load_profile
 
@@ -434,7 +448,8 @@ def judge(profile_path: str | Path, out_csv: str | Path | None = None, *,
     else:
         device = check_device(prof)
         timings = Timings(tpath, identity_here(prof, device))
-        measure = lambda cs, t: measure_cases(cs, t, timings, progress, device=device)  # noqa
+        measure = lambda cs, t: measure_cases(  # noqa: E731
+            cs, t, timings, progress, device=device, speed=_speed(prof, t, device, drift))
     predictor = Predictor.fit(prof) if predictor is None else predictor
     cases = held_out() if cases is None else cases
     untimed = [c for c in cases if cached and not any(
@@ -455,16 +470,20 @@ def judge(profile_path: str | Path, out_csv: str | Path | None = None, *,
         peaks = profiled_device(prof, t)
         for case in cases:
             for mode in ("infer", "train"):
-                med, iqr = measured[(case.kind, case.name, mode)]
+                med, iqr, *factor = measured[(case.kind, case.name, mode)]
                 pred = predictions(case, mode, t, predictor, six, peaks)
                 rows.append({"case": case.name, "kind": case.kind, "variant": case.variant,
                              "set": case.set, "mode": mode, "threads": t,
                              "measured_s": med, "iqr_s": iqr,
                              **{f"{m}_s": pred[m] for m in MODELS},
-                             **{f"{m}_error": _rel(pred[m], med) for m in MODELS}})
+                             **{f"{m}_error": _rel(pred[m], med) for m in MODELS},
+                             "speed_factor": factor[0] if factor else None,
+                             "kernel_drift_corrected_error":
+                                 _rel(pred["kernel"] * factor[0], med) if factor else None})
     load.append(os.getloadavg()[0])
     summary = summarise(rows, prof, predictor, fits, None if cached else load, len(calib),
                         str(profile_path))
+    summary["drift"] = drift_summary(rows)
     summary["smoke"] = smoke
     summary["untimed_cases"] = [c.name for c in untimed]
     summary["timed_on"] = timings.identity.split("|profile ")[0]
@@ -476,7 +495,40 @@ def judge(profile_path: str | Path, out_csv: str | Path | None = None, *,
     return rows, summary
 
 
+def _speed(prof: Any, threads: int, device: str, wanted: bool) -> Callable[[], float] | None:
+    """The speed check of :func:`measure_cases` at ``threads``: None when not ``wanted`` or
+    the profile holds no anchor layers there."""
+    from . import drift
+
+    if not wanted or not drift.anchors(prof, threads):
+        return None
+    return lambda: drift.speed_factor(prof, threads, device)
+
+
 # -- the summary and the files ------------------------------------------------------------------
+
+
+def drift_summary(rows: list[dict]) -> dict[str, Any] | None:
+    """The machine's drift from its profile over the timings that carry a speed factor: the
+    factor's median and range per thread count, and the kernel predictor's share within
+    ±15 % and median error with its predictions scaled by it (beside, never instead of, the
+    raw figures); None when no timing carries one."""
+    from .drift import ANCHOR_KINDS
+
+    timed = [r for r in rows if r.get("speed_factor")]
+    if not timed:
+        return None
+    errs = sorted(abs(r["kernel_drift_corrected_error"]) for r in timed)
+    factors = {}
+    for t in sorted({r["threads"] for r in timed}):
+        fs = sorted(r["speed_factor"] for r in timed if r["threads"] == t)
+        factors[str(t)] = {"median": statistics.median(fs), "min": fs[0], "max": fs[-1]}
+    return {"anchors": list(ANCHOR_KINDS), "timings": len(timed),
+            "speed_factor": factors,
+            "kernel_corrected": {"n": len(errs),
+                                 "share_within_15pct": sum(e <= TOLERANCE for e in errs)
+                                 / len(errs),
+                                 "median_abs_error": statistics.median(errs)}}
 
 
 def score(rows: list[dict], model: str) -> dict[str, Any]:
@@ -565,7 +617,7 @@ def _machine(identity: str) -> str:
     return f"{parts[0]} ({parts[1]} cores, {parts[2]})" if len(parts) >= 3 else identity
 
 
-def _label(machine: dict) -> str:
+def label_of(machine: dict) -> str:
     """The GPU's name, else the processor's (what was timed)."""
     return str(machine.get("gpu") or machine.get("processor", "CPU"))
 
@@ -585,7 +637,7 @@ def text_report(rows: list[dict], summary: dict) -> str:
     smoke = (["SMOKE RUN: a few cases to check the plumbing — not a judgement of the "
               "predictor", ""] if summary.get("smoke") else [])
     out = smoke + [f"Held-out latency: {summary['held_out_configurations']} configurations, "
-           f"{summary['held_out_timings']} timings on {_label(prof['machine'])} "
+           f"{summary['held_out_timings']} timings on {label_of(prof['machine'])} "
            f"(torch {prof['torch']}; profile {prof['file']}, {prof['measurements']} "
            f"measurements, {prof['date']})",
            f"Goal: {summary['goal']} — "
@@ -597,6 +649,7 @@ def text_report(rows: list[dict], summary: dict) -> str:
                        ("by_set", "set")):
         for group, scores in summary[key].items():
             out.append(line(f"  {label} {group}", scores))
+    out += drift_lines(summary.get("drift"))
     worst = sorted(rows, key=lambda r: -abs(r["kernel_error"]))[:10]
     out += ["", "Largest kernel-predictor errors:"]
     out += [f"  {r['kernel_error']:+7.1%}  {r['case']} {r['mode']} ×{r['threads']}: measured "
@@ -613,22 +666,49 @@ def text_report(rows: list[dict], summary: dict) -> str:
     return "\n".join(out)
 
 
-def figure(rows: list[dict], summary: dict) -> Any:
-    """Predicted against measured, one panel per model, ±15 % band, log axes; colours by
-    thread count, markers by mode."""
-    from matplotlib.figure import Figure
+def drift_lines(drift: dict | None) -> list[str]:
+    """The drift summary (:func:`drift_summary`) as report lines; none without one."""
+    if not drift:
+        return []
+    k = drift["kernel_corrected"]
+    ranges = "; ".join(f"{t} thread{'s' if t != '1' else ''} ×{f['median']:.2f} "
+                       f"({f['min']:.2f}–{f['max']:.2f})"
+                       for t, f in drift["speed_factor"].items())
+    return ["", f"Machine drift (the profile's anchor layers re-timed before each case; "
+                f"above 1 = slower than when profiled): {ranges}",
+            f"Kernel-level predictor × that speed factor: {k['share_within_15pct']:.1%} "
+            f"within ±15 %, median |error| {k['median_abs_error']:.1%} over {k['n']} timings "
+            f"(a diagnostic beside the raw figures above, not the judgement)"]
 
-    fig = Figure(figsize=(13, 4.4))
-    axes = fig.subplots(1, len(MODELS))
+
+def _panels(rows: list[dict], summary: dict) -> list[tuple[str, dict, Callable[[dict], float]]]:
+    """(title, scores, predicted seconds of a row) of each panel: the three models, and the
+    kernel predictor × the machine's speed factor when the timings carry one."""
     titles = {"kernel": "kernel-level predictor", "six_constant": "6-constant model",
               "roofline": "raw roofline (profiled peaks)"}
+    out = [(titles[m], summary["models"][m], lambda r, m=m: r[f"{m}_s"]) for m in MODELS]
+    if summary.get("drift"):
+        out.append(("kernel-level × speed factor (diagnostic)",
+                    summary["drift"]["kernel_corrected"],
+                    lambda r: r["kernel_s"] * (r["speed_factor"] or math.nan)))
+    return out
+
+
+def figure(rows: list[dict], summary: dict) -> Any:
+    """Predicted against measured, one panel per model (and the drift-corrected predictor
+    when measured), ±15 % band, log axes; colours by thread count, markers by mode."""
+    from matplotlib.figure import Figure
+
+    panels = _panels(rows, summary)
+    fig = Figure(figsize=(13 * len(panels) / 3, 4.4))
+    axes = fig.subplots(1, len(panels))
     colours = {0: "#0072B2", 1: "#D55E00", 2: "#009E73"}
     threads = sorted({r["threads"] for r in rows})
-    for ax, model in zip(axes, MODELS):
+    for ax, (title, s, predicted) in zip(axes, panels):
         for i, t in enumerate(threads):
             for mode, marker in (("infer", "o"), ("train", "^")):
-                pts = [(r["measured_s"], r[f"{model}_s"]) for r in rows
-                       if r["threads"] == t and r["mode"] == mode and r[f"{model}_s"] > 0]
+                pts = [(r["measured_s"], predicted(r)) for r in rows
+                       if r["threads"] == t and r["mode"] == mode and predicted(r) > 0]
                 if pts:
                     x, y = zip(*pts)
                     ax.scatter(x, y, s=14, marker=marker, alpha=0.75,
@@ -638,15 +718,14 @@ def figure(rows: list[dict], summary: dict) -> Any:
         ax.plot([lo, hi], [lo, hi], color="0.3", lw=1, ls="--")
         ax.fill_between([lo, hi], [lo * 0.85, hi * 0.85], [lo * 1.15, hi * 1.15],
                         color="0.5", alpha=0.2, lw=0)
-        s = summary["models"][model]
-        ax.set_title(f"{titles[model]}\n{s['share_within_15pct']:.0%} within ±15 %, "
+        ax.set_title(f"{title}\n{s['share_within_15pct']:.0%} within ±15 %, "
                      f"median error {s['median_abs_error']:.0%}", fontsize=10)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("measured latency (s)")
         ax.set_ylabel("predicted latency (s)")
     axes[0].legend(loc="upper left", fontsize=7)
-    fig.suptitle(f"Held-out latency on {_label(summary['profile']['machine'])}"
+    fig.suptitle(f"Held-out latency on {label_of(summary['profile']['machine'])}"
                  f" ({summary['held_out_configurations']} configurations, "
                  f"{summary['held_out_timings']} timings); band: ±15 %", fontsize=10)
     fig.tight_layout()

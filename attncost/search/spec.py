@@ -43,11 +43,12 @@ from ..devices import get_device
 from ..errors import AttncostError
 from ..files import read_toml
 from ..graphs import model_graph
+from ..torch_device import DeviceError
 from ..units import parse_bytes
 from ..variants import names as variant_names
 from .samplers import SAMPLERS
 from .tasks import get_metric, get_task, is_reference, task_names
-from .tasks.device import TrainingDeviceError, check_device_name, resolve_device
+from .tasks.device import check_device_name, resolve_device
 
 OBJECTIVES = ("params", "flops", "memory", "latency", "multi")
 COSTS = ("params", "flops", "memory", "latency")
@@ -390,14 +391,14 @@ def _device(device: Any, precision: Any) -> dict[str, Any]:
     this machine (torch is imported only to check one)."""
     try:
         check_device_name(device)
-    except TrainingDeviceError:
+    except DeviceError:
         raise _err("training", "device", device, "allowed: cpu, cuda, cuda:<index>") from None
     if precision not in ("auto", "fp32", "bf16", "fp16"):
         raise _err("training", "precision", precision, "allowed: auto, fp32, bf16, fp16")
     if device != "cpu" or precision != "auto":
         try:
             resolve_device(device, precision)
-        except TrainingDeviceError as e:
+        except DeviceError as e:
             key = "precision" if str(e).startswith("precision") else "device"
             raise _err("training", key, device if key == "device" else precision,
                        str(e).split(": ", 1)[-1]) from None

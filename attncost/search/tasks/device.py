@@ -21,11 +21,6 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
 
 
-#: The error of an invalid or absent training device (the one device check of
-#: :mod:`attncost.torch_device`) or an unsupported precision.
-TrainingDeviceError = DeviceError
-
-
 @dataclass(frozen=True)
 class TrainDevice:
     """A resolved device (``cpu``, ``cuda:0``…) and precision (``fp32``, ``bf16``, ``fp16``)."""
@@ -56,11 +51,11 @@ class TrainDevice:
 
 def resolve_device(device: str = "cpu", precision: str = "auto") -> TrainDevice:
     """The :class:`TrainDevice` for ``device`` and ``precision``; a one-line
-    :class:`TrainingDeviceError` when CUDA (or that GPU) is not available, or the precision
+    :class:`~attncost.torch_device.DeviceError` when CUDA (or that GPU) is not available, or the precision
     is not supported there."""
     check_device_name(device)
     if precision not in PRECISIONS:
-        raise TrainingDeviceError(f"precision {precision!r} is invalid: allowed: "
+        raise DeviceError(f"precision {precision!r} is invalid: allowed: "
                                   f"{', '.join(PRECISIONS)}")
     device = resolve_device_name(device)
     if device.startswith("cuda"):
@@ -70,7 +65,7 @@ def resolve_device(device: str = "cpu", precision: str = "auto") -> TrainDevice:
         if precision == "auto":
             precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
         elif precision == "bf16" and not torch.cuda.is_bf16_supported():
-            raise TrainingDeviceError(f"precision 'bf16' is not supported by "
+            raise DeviceError(f"precision 'bf16' is not supported by "
                                       f"{torch.cuda.get_device_name(index)}; use fp16")
     elif precision == "auto":
         precision = "fp32"
