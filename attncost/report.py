@@ -139,9 +139,28 @@ def _validation_section(folder: Path) -> str:
         f"- Latency: **{d['latency_share_within_15pct']:.0%}** of {d['latency_held_out']} "
         f"held-out timings within ±15 % of the calibrated model (goal 90 %: "
         f"{'met' if d['latency_goal_met'] else 'not met'}).",
+        *_kernel_latency_lines(folder),
         "",
         f"![predicted vs measured]({FIGURES}/validation.png)",
     ])
+
+
+def _kernel_latency_lines(folder: Path) -> list[str]:
+    """The kernel-level predictor's held-out figures from ``latency-cpu-summary.json``
+    (``attncost validate-latency``), with the drift-corrected diagnostic when measured."""
+    p = folder / "latency-cpu-summary.json"
+    if not p.is_file():
+        return []
+    d = json.loads(p.read_text())
+    line = (f"- Latency from the device's own kernels (`{p.name}`, `attncost "
+            f"validate-latency`): **{d['share_within_15pct']:.0%}** of "
+            f"{d['held_out_timings']} held-out timings within ±15 %, median error "
+            f"{d['median_abs_error']:.1%} (goal 90 %: {'met' if d['goal_met'] else 'not met'})")
+    drift = d.get("drift")
+    if drift:
+        line += (f"; × the machine's speed factor at the time (a diagnostic): "
+                 f"{drift['kernel_corrected']['share_within_15pct']:.0%}")
+    return [line + "."]
 
 
 def _claims_section(folder: Path) -> str:

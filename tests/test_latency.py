@@ -429,6 +429,7 @@ def test_estimate_reports_predicted_latency_next_to_the_roofline(exact, syntheti
     assert e.predicted_latency_s == pytest.approx(exact.predict(graph, "infer"))
     assert e.roofline is not None  # of the profiled machine, no device given
     assert "synthetic" in e.predicted_latency_source
+    assert "attncost profile-check" in e.predicted_latency_source
     m = ac.estimate_model("seed-imdb", mode="train", profile=exact, device="rpi5-8gb")
     assert m.predicted_latency_s == pytest.approx(exact.predict(ac.preset("seed-imdb"),
                                                                 "train"))
@@ -482,8 +483,9 @@ def test_judge_writes_every_report_from_synthetic_timings(tmp_path, monkeypatch,
               "latency-cpu.png"):
         assert (out.parent / f).stat().st_size > 0
     assert "kernel-level predictor" in (out.parent / "latency-cpu.txt").read_text()
-    assert json.loads((out.parent / "latency-cpu-summary.json").read_text())[
-        "share_within_15pct"] == 1.0
+    written = json.loads((out.parent / "latency-cpu-summary.json").read_text())
+    assert written["share_within_15pct"] == 1.0
+    assert written["goal_met"] is True  # a JSON boolean, not the string "True"
 
 
 def test_judge_from_cached_timings_times_nothing(tmp_path, monkeypatch, synthetic, exact):
@@ -674,6 +676,7 @@ def test_the_judge_reports_drift_corrected_figures_beside_the_raw(tmp_path, synt
     cache(True)
     rows, summary = judge.judge(path, out, cases=cases, predictor=exact, cached=True)
     assert summary["share_within_15pct"] == 0.0
+    assert json.loads(out.with_name("latency-cpu-summary.json").read_text())["goal_met"] is False
     d = summary["drift"]
     assert d["speed_factor"]["1"] == {"median": 1.3, "min": 1.3, "max": 1.3}
     assert d["kernel_corrected"]["share_within_15pct"] == 1.0

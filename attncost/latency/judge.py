@@ -407,7 +407,7 @@ def check_device(prof: Any) -> str:
         return resolve_device_name(prof.device)
     except DeviceError:
         raise ConfigError(f"the profile was timed on {prof.device} ({device_label(prof)}) "
-                          f"and this machine has no such device: judge a profile on the "
+                          f"and this machine has no such device: time against a profile on the "
                           f"machine it was made on") from None
 
 
@@ -559,7 +559,7 @@ def summarise(rows: list[dict], prof: Any, predictor: Any, fits: dict, load: lis
         "share_within_15pct": kern.get("share_within_15pct"),
         "median_abs_error": kern.get("median_abs_error"),
         "goal": f"≥ {GOAL:.0%} of held-out timings within ±{TOLERANCE:.0%}",
-        "goal_met": (kern.get("share_within_15pct") or 0) >= GOAL,
+        "goal_met": bool((kern.get("share_within_15pct") or 0) >= GOAL),
         "held_out_timings": len(rows),
         "held_out_configurations": len({(r["kind"], r["case"]) for r in rows}),
         "models": overall,
