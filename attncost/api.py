@@ -189,8 +189,8 @@ def _predict_latency(est: Estimate, graph: Any, prec: Precision, mode: str, prof
     if cv is not None:
         est.predicted_latency_source += (f"; error on the profile's reference layers, each "
                                          f"left out of the fit: {cv:.0%} RMS")
-    est.predicted_latency_source += ("; at the machine's speed when profiled (a shared "
-                                     "machine drifts: attncost profile-check)")
+    est.predicted_latency_source += ("; at the machine's speed when profiled — a shared "
+                                     "machine drifts: see attncost profile-check")
     if prec.dtype != prof.dtype:
         est.notes.append(f"predicted latency: the profile timed {prof.dtype} kernels; this "
                          f"estimate is {prec.dtype}")

@@ -611,6 +611,33 @@ def test_speed_factor_is_the_median_of_now_over_profiled(monkeypatch):
                     ("layer:standard:materialised:0", 1, 0.03, 2, "cpu")]
     with pytest.raises(ConfigError, match="no anchor layer .* at threads=3"):
         drift.speed_factor(prof, 3)
+    assert drift.speed_factor(prof, 1, passes=2) == pytest.approx(1.25)  # lowest of two
+    assert len(seen) == 2 + 4
+
+
+def test_a_damaged_anchor_or_timing_record_is_one_line():
+    """An anchor timed at 0 s, or a profile whose timing block is not numbers, is named
+    (not a division by zero or a conversion traceback); the verdict agrees with the factor
+    as printed, and ±5 % is steady at both edges."""
+    import dataclasses
+
+    from attncost.latency import drift
+
+    prof = _anchor_profile()
+    zero = dataclasses.replace(prof, measurements=[
+        dataclasses.replace(m, fwd_s=0.0) if m.kind == "layer:standard:fused:0" else m
+        for m in prof.measurements])
+    with pytest.raises(ConfigError, match="anchor layer:standard:fused:0 ×1 has times 0.0"):
+        drift.speed_factor(zero, 1)
+    for timing, fragment in (({"min_run_time_s": "abc"}, "min_run_time_s 'abc' must be a"),
+                             ({"repeats": 0}, "repeats")):
+        with pytest.raises(ConfigError, match=fragment):
+            drift.speed_factor(dataclasses.replace(prof, timing=timing), 1)
+    assert drift.steady(1.05) and drift.steady(0.95) and not drift.steady(1.06)
+    assert drift.prediction_error(1.0551) == pytest.approx(1 / 1.06 - 1)
+    assert "about 6% low" in drift.verdict(1.0551)
+    others = drift.others_running(samples=3, interval_s=0.0)
+    assert others is None or others >= 0
 
 
 def test_speed_factor_times_the_real_anchor_layer():
@@ -644,7 +671,8 @@ def test_each_pass_of_a_case_keeps_the_machines_speed_when_it_was_timed(monkeypa
 
 
 @pytest.mark.parametrize("bad", [[[1.0, 0.0, 0.0]], [[1.0, 0.0, -1.0]],
-                                 [[1.0, 0.0, float("inf")]], [[1.0, 0.0, 1.0, 1.0]]])
+                                 [[1.0, 0.0, float("inf")]], [[1.0, 0.0, 1.0, 1.0]],
+                                 [[1.0, 0.0, 1e308]], [[1.0, 0.0, 1e-320]]])
 def test_a_timing_with_a_bad_speed_factor_is_damaged(bad):
     assert judge.samples_of(bad) is None
     assert judge.samples_of([[1.0, 0.0], [1.0, 0.0, 1.2]]) == [[1.0, 0.0], [1.0, 0.0, 1.2]]
@@ -691,11 +719,24 @@ def test_the_judge_reports_drift_corrected_figures_beside_the_raw(tmp_path, synt
     cache(False)
     rows, summary = judge.judge(path, out, cases=cases, predictor=exact, cached=True)
     assert summary["drift"] is None and rows[0]["speed_factor"] is None
-    assert "Machine drift" not in out.with_suffix(".txt").read_text()
+    assert "Machine drift: not measured" in out.with_suffix(".txt").read_text()
     r = CliRunner().invoke(app, ["validate-latency", str(path), "-o", str(out), "--cached",
                                  "--no-drift"])
     assert r.exit_code == 2 and "--cached times nothing" in r.output
     assert "Traceback" not in r.output
+    import dataclasses
+
+    bare = dataclasses.replace(synthetic, measurements=[
+        m for m in synthetic.measurements if not m.kind.startswith("layer:standard:")])
+    save_profile(bare, tmp_path / "bare.json")
+    r = CliRunner().invoke(app, ["validate-latency", str(tmp_path / "bare.json"), "-o",
+                                 str(out), "--drift"])
+    assert r.exit_code == 2 and "no anchor layer" in r.output and "threads=1" in r.output
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x.timings.json").mkdir()
+    r = CliRunner().invoke(app, ["validate-latency", str(path), "-o",
+                                 str(tmp_path / "d" / "x.csv"), "--cached"])
+    assert r.exit_code == 2 and "is a folder" in r.output and "Traceback" not in r.output
 
 
 def test_profile_check_says_how_far_the_machine_has_moved(tmp_path, monkeypatch):
@@ -710,17 +751,29 @@ def test_profile_check_says_how_far_the_machine_has_moved(tmp_path, monkeypatch)
     path = tmp_path / "p.json"
     save_profile(prof, path)
     monkeypatch.setattr(drift, "speed_factor",
-                        lambda p, t, device="cpu": {1: 1.25, 2: 0.98}[t])
+                        lambda p, t, device="cpu", passes=1: {1: 1.25, 2: 0.98}[t])
+    monkeypatch.setattr(drift, "busy", lambda threads: None)
     r = CliRunner().invoke(app, ["profile-check", str(path)])
     assert r.exit_code == 0, r.output
-    assert "1 thread: ×1.25 the profiled time" in r.output
-    assert "predictions from the profile are about 20% low here now" in r.output
-    assert "2 threads: ×0.98 the profiled time — the profile still holds" in r.output
+    said = " ".join(r.output.split())
+    assert "1 thread: ×1.25 the profiled time" in said
+    assert "predictions from the profile are about 20% low here now" in said
+    assert "2 threads: ×0.98 the profiled time — the profile still holds" in said
+    assert "the profile was made on x, this is" in said  # another machine: said
     r = CliRunner().invoke(app, ["profile-check", str(path), "-t", "1", "-f", "json"])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["speed_factor"] == {"1": 1.25}
+    one = json.loads(r.output)["threads"]
+    assert list(one) == ["1"] and one["1"]["speed_factor"] == 1.25
+    assert one["1"]["prediction_error"] == pytest.approx(-0.2)
+    assert one["1"]["steady"] is False and "20% low" in one["1"]["verdict"]
+    monkeypatch.setattr(drift, "busy", lambda threads: 2.0)  # another job on the cores
+    r = CliRunner().invoke(app, ["profile-check", str(path), "-t", "1"])
+    said = " ".join(r.output.split())
+    assert "other work is running (2 other runnable processes" in said
+    assert "re-profile" not in said
     assert drift.verdict(0.8).startswith("this machine runs faster")
     for args, fragment in ((["-t", "3"], "threads=3 was not profiled"),
+                           (["-t", "0"], "threads=0 must be a positive integer"),
                            (["-f", "png"], "Invalid value")):
         r = CliRunner().invoke(app, ["profile-check", str(path), *args])
         assert r.exit_code == 2 and fragment in r.output and "Traceback" not in r.output

@@ -6,6 +6,7 @@ renders the result."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any, Optional, Sequence
 
@@ -271,19 +272,25 @@ def profile(
         f"(torch {prof.torch}, threads {', '.join(map(str, prof.threads))}) in {out}")
 
 
+ProfiledThreads = Annotated[Optional[list[int]], typer.Option(
+    "--threads", "-t", help="A profiled thread count (repeat for several; default: every "
+    "one the profile has).", parser=parse_int, metavar="INT")]
+ThisProfile = Annotated[Path, typer.Argument(
+    help="The device profile of THIS machine (attncost profile -o FILE).", metavar="PROFILE")]
+
+
 @app.command("profile-check")
 @friendly
 def profile_check(
-    profile_file: Annotated[Path, typer.Argument(
-        help="A device profile made on THIS machine (attncost profile -o FILE).",
-        metavar="PROFILE")],
-    threads: Threads = None,
+    profile_file: ThisProfile,
+    threads: ProfiledThreads = None,
     fmt: ReportFormat = Report.table,
 ) -> None:
     """Does a profile still describe this machine's speed? Re-times the profile's anchor
     layers (the standard layer, fused and materialised, at its largest reference size) the
     way it timed them and prints now / profiled per thread count (about a second each).
-    Above 1: the machine is slower now, and the profile's predictions are that much low.
+    Above 1: this machine is slower now than when profiled, and predictions from the
+    profile are low here (by 1 − 1/factor).
 
     Example: attncost profile-check reports/latency-cpu-profile.json
     """
@@ -296,35 +303,78 @@ def profile_check(
     prof = load_profile(profile_file)
     device = judge.check_device(prof)
     counts = judge.check_threads(prof, list(threads or prof.threads))
-    factors = {t: drift.speed_factor(prof, t, device) for t in counts}
+    checks = {t: _speed_check(prof, t, device) for t in counts}
     here = judge.label_of(machine_info(device))
     data = {"profile": str(profile_file), "profiled_on": device_label(prof),
-            "profiled": prof.date, "checked_on": here, "anchors": list(drift.ANCHOR_KINDS),
-            "speed_factor": {str(t): f for t, f in factors.items()}}
+            "profiled": prof.date, "checked_on": here,
+            "same_machine": (here, prof.machine.get("cores")) == (
+                device_label(prof), machine_info(device).get("cores")),
+            "anchors": list(drift.ANCHOR_KINDS), "threads": checks}
     if fmt is Report.json:
         return echo_json(data)
     out = console()
-    if here != data["profiled_on"]:
-        out.print(f"note: the profile was made on {data['profiled_on']}, this is {here}: the "
-                  f"factor compares two machines on two layers only", markup=False)
-    for t, f in factors.items():
-        out.print(f"{t} thread{'s' if t > 1 else ''}: ×{f:.2f} the profiled time — "
-                  f"{drift.verdict(f)}", markup=False)
+    if not data["same_machine"]:
+        cores = prof.machine.get("cores")
+        out.print(f"note: the profile was made on {data['profiled_on']}"
+                  + (f" ({cores} cores)" if cores else "") + f", this is {here} "
+                  f"({os.cpu_count()} cores): the factor compares two machines on two layers "
+                  f"only", markup=False)
+    for t, c in checks.items():
+        out.print(f"{t} thread{'s' if t > 1 else ''}: ×{c['speed_factor']:.2f} the profiled "
+                  f"time — {c['verdict']}", markup=False)
+
+
+def _speed_check(prof: Any, threads: int, device: str) -> dict[str, Any]:
+    """One thread count's speed factor (the lowest of two passes per anchor) and what it
+    means; on a busy machine (other work sharing the cores) it says so instead of advising
+    a new profile."""
+    from ..latency import drift
+
+    others = drift.busy(threads)
+    factor = drift.speed_factor(prof, threads, device, passes=2)
+    verdict = drift.verdict(factor)
+    if others is not None and not drift.steady(factor):
+        verdict = (f"but other work is running ({others:g} other runnable processes on "
+                   f"{os.cpu_count()} cores): this shows contention, not the machine's drift "
+                   f"— check again when it is idle")
+    return {"speed_factor": factor, "prediction_error": drift.prediction_error(factor),
+            "steady": drift.steady(factor), "other_runnable_processes": others,
+            "verdict": verdict}
 
 
 # -- attncost validate-latency ----------------------------------------------------------------
 
 
+def _check_judge_options(prof: Any, counts: list[int], cache: Path, cached: bool,
+                         drift: bool | None) -> None:
+    """One-line errors for validate-latency's options that cannot work together: a timings
+    cache path that is a folder; --drift or --no-drift with --cached (nothing is timed);
+    --drift asked for where the profile holds no anchor layers."""
+    if cache.is_dir():
+        raise AttncostError(f"the timings cache {str(cache)!r} is a folder: give -o a CSV "
+                            f"whose <stem>.timings.json is free for a file")
+    if cached and drift is not None:
+        raise AttncostError(f"--{'' if drift else 'no-'}drift chooses what is timed and "
+                            f"--cached times nothing: drop one (a cached judgement reports "
+                            f"the drift its timings recorded)")
+    if drift:
+        from ..latency.drift import ANCHOR_KINDS, anchors
+
+        for t in counts:
+            if not anchors(prof, t):
+                raise AttncostError(f"--drift: the profile holds no anchor layer "
+                                    f"({', '.join(ANCHOR_KINDS)}) at threads={t}; profile "
+                                    f"with reference layers, or pass --no-drift")
+
+
 @app.command("validate-latency")
 @friendly
 def validate_latency(
-    profile_file: Annotated[Path, typer.Argument(
-        help="The device profile of THIS machine (attncost profile -o FILE).",
-        metavar="PROFILE")],
+    profile_file: ThisProfile,
     out: Annotated[Path, typer.Option(
         "--out", "-o", help="The CSV of every timing; beside it <stem>-summary.json, "
         "<stem>.txt and <stem>.png. Timings are cached in <stem>.timings.json (resume).")],
-    threads: Threads = None,
+    threads: ProfiledThreads = None,
     smoke: Annotated[bool, typer.Option(
         "--smoke", help="Only a few held-out cases (plumbing check; not a judgement).")] = False,
     cached: Annotated[bool, typer.Option(
@@ -357,10 +407,7 @@ def validate_latency(
     counts = list(threads or prof.threads)
     judge.check_threads(prof, counts)
     cache = out.with_name(out.stem + ".timings.json")
-    if cached and drift is not None:
-        raise AttncostError(f"--{'' if drift else 'no-'}drift chooses what is timed and "
-                            f"--cached times nothing: drop one (a cached judgement reports "
-                            f"the drift its timings recorded)")
+    _check_judge_options(prof, counts, cache, cached, drift)
     if cached:  # nothing to time: no progress bar
         rows, summary = judge.judge(profile_file, out, threads=counts, cases=cases,
                                     cached=True, smoke=smoke)

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import ConfigError
+from .drift import PLAUSIBLE
 from .predictor import profiled_device
 
 TOLERANCE = 0.15
@@ -183,8 +184,8 @@ ROUNDS, AGREE, MAX_ROUNDS = 2, 0.05, 4
 
 def samples_of(raw: Any) -> list[list[float]] | None:
     """A timing's passes as [median, IQR] seconds (median > 0, IQR ≥ 0, both finite), each
-    optionally with the machine's speed factor when it was taken (> 0,
-    :func:`attncost.latency.drift.speed_factor`); None when ``raw`` is anything else."""
+    optionally with the machine's speed factor when it was taken (within
+    :data:`attncost.latency.drift.PLAUSIBLE`); None when ``raw`` is anything else."""
     if not isinstance(raw, list) or not raw:
         return None
     out = []
@@ -192,7 +193,7 @@ def samples_of(raw: Any) -> list[list[float]] | None:
         if (not isinstance(pair, list) or len(pair) not in (2, 3)
                 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                            and math.isfinite(v) for v in pair) or pair[0] <= 0 or pair[1] < 0
-                or (len(pair) == 3 and pair[2] <= 0)):
+                or (len(pair) == 3 and not PLAUSIBLE[0] <= pair[2] <= PLAUSIBLE[1])):
             return None
         out.append([float(v) for v in pair])
     return out
@@ -281,8 +282,10 @@ def cached_timings(prof: Any, path: Path | None) -> Timings:
                           f"\"timings\")")
     for key, value in raw["timings"].items():
         if samples_of(value) is None:
-            raise ConfigError(f"{where} hold a damaged entry {key!r}: {str(value)[:60]} "
-                              f"(expected [[median_s, iqr_s], ...], medians > 0)")
+            raise ConfigError(f"{where} hold a damaged entry {key!r}: {str(value)[:160]} "
+                              f"(expected [[median_s, iqr_s(, speed_factor)], ...]: medians "
+                              f"> 0, IQRs ≥ 0, speed factors from {PLAUSIBLE[0]:g} to "
+                              f"{PLAUSIBLE[1]:g})")
     identity = str(raw.get("identity", ""))
     if identity != identity_of(prof):
         raise ConfigError(f"{where} were taken on {identity!r}, not for this profile "
@@ -413,6 +416,10 @@ def check_device(prof: Any) -> str:
 
 def check_threads(prof: Any, threads: list[int]) -> list[int]:
     """``threads``, each profiled (a one-line error names the missing one)."""
+    for t in threads:
+        if isinstance(t, bool) or not isinstance(t, int) or t < 1:
+            raise ConfigError(f"threads={t!r} must be a positive integer (the profile has "
+                              f"{', '.join(map(str, prof.threads))})")
     missing = [t for t in threads if t not in prof.threads]
     if missing:
         raise ConfigError(f"threads={missing[0]} was not profiled; the profile has "
@@ -649,7 +656,7 @@ def text_report(rows: list[dict], summary: dict) -> str:
                        ("by_set", "set")):
         for group, scores in summary[key].items():
             out.append(line(f"  {label} {group}", scores))
-    out += drift_lines(summary.get("drift"))
+    out += drift_lines(summary.get("drift"), summary["held_out_timings"])
     worst = sorted(rows, key=lambda r: -abs(r["kernel_error"]))[:10]
     out += ["", "Largest kernel-predictor errors:"]
     out += [f"  {r['kernel_error']:+7.1%}  {r['case']} {r['mode']} ×{r['threads']}: measured "
@@ -666,10 +673,12 @@ def text_report(rows: list[dict], summary: dict) -> str:
     return "\n".join(out)
 
 
-def drift_lines(drift: dict | None) -> list[str]:
-    """The drift summary (:func:`drift_summary`) as report lines; none without one."""
+def drift_lines(drift: dict | None, timings: int) -> list[str]:
+    """The drift summary (:func:`drift_summary`) of ``timings`` held-out timings as report
+    lines."""
     if not drift:
-        return []
+        return ["", "Machine drift: not measured for these timings (--no-drift, a profile "
+                    "without anchor layers, or timings taken before the check existed)"]
     k = drift["kernel_corrected"]
     ranges = "; ".join(f"{t} thread{'s' if t != '1' else ''} ×{f['median']:.2f} "
                        f"({f['min']:.2f}–{f['max']:.2f})"
@@ -678,7 +687,9 @@ def drift_lines(drift: dict | None) -> list[str]:
                 f"above 1 = slower than when profiled): {ranges}",
             f"Kernel-level predictor × that speed factor: {k['share_within_15pct']:.1%} "
             f"within ±15 %, median |error| {k['median_abs_error']:.1%} over {k['n']} timings "
-            f"(a diagnostic beside the raw figures above, not the judgement)"]
+            + (f"(only {k['n']} of the {timings} carry a speed factor) " if k["n"] < timings
+               else "")
+            + "(a diagnostic beside the raw figures above, not the judgement)"]
 
 
 def _panels(rows: list[dict], summary: dict) -> list[tuple[str, dict, Callable[[dict], float]]]:
