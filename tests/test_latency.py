@@ -629,6 +629,10 @@ def test_a_damaged_anchor_or_timing_record_is_one_line():
         for m in prof.measurements])
     with pytest.raises(ConfigError, match="anchor layer:standard:fused:0 ×1 has times 0.0"):
         drift.speed_factor(zero, 1)
+    huge = dataclasses.replace(prof, measurements=[
+        dataclasses.replace(m, fwd_s=1e300, train_s=1e300) for m in prof.measurements])
+    with pytest.raises(ConfigError, match="no machine drifts that far"):
+        drift.speed_factor(huge, 2)
     for timing, fragment in (({"min_run_time_s": "abc"}, "min_run_time_s 'abc' must be a"),
                              ({"repeats": 0}, "repeats")):
         with pytest.raises(ConfigError, match=fragment):

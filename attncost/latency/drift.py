@@ -80,7 +80,12 @@ def speed_factor(prof: Any, threads: int, device: str = "cpu", passes: int = 1) 
                 for _ in range(passes)]
         ratios += [min(r.fwd_s for r in runs) / m.fwd_s,
                    min(r.train_s for r in runs) / m.train_s]
-    return float(statistics.median(ratios))
+    factor = float(statistics.median(ratios))
+    if not PLAUSIBLE[0] <= factor <= PLAUSIBLE[1]:
+        raise ConfigError(f"the profile's anchors at threads={threads} run ×{factor:.3g} their "
+                          f"profiled time here: no machine drifts that far; their recorded "
+                          f"times look damaged (re-profile)")
+    return factor
 
 
 def prediction_error(factor: float) -> float:
