@@ -645,14 +645,14 @@ def test_a_damaged_anchor_or_timing_record_is_one_line():
 
 
 def test_speed_factor_times_the_real_anchor_layer():
-    """The real path: the tiny standard layer timed now against a profiled second (the
-    factor is now / profiled, so far below 1)."""
+    """The real path: the tiny standard layer (well under a millisecond) timed now against
+    a profiled 20 ms (the factor is now / profiled, so far below 1)."""
     from attncost.latency import drift
 
     prof = Profile({"processor": "x"}, "0", [1], "2026-01-01",
                    timing={"min_run_time_s": 0.001, "repeats": 1},
-                   measurements=[Measurement("layer:standard:fused:0", 1, _TINY, 1.0, 1.0)])
-    assert 0 < drift.speed_factor(prof, 1) < 0.01
+                   measurements=[Measurement("layer:standard:fused:0", 1, _TINY, 0.02, 0.02)])
+    assert drift.PLAUSIBLE[0] <= drift.speed_factor(prof, 1) < 0.5
 
 
 def test_each_pass_of_a_case_keeps_the_machines_speed_when_it_was_timed(monkeypatch):
