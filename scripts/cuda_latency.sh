@@ -5,8 +5,9 @@
 #   2. judge the kernel-level predictor on the held-out set timed on the GPU, beside the
 #      6-constant model and the roofline (`attncost validate-latency`);
 #   3. edge-digits architectures trained on the GPU in fp32 and bf16 (the search's training).
-# About 10 minutes on an H200 (the judgement ~6 of them); give the call timeout 600 and, if it
-# is cut off, run it again with RESUME=<the files that came back>.
+# About 10 minutes on an H200 (the judgement ~6 of them), and about 2 more for the drift check
+# (the profile's anchor layers re-timed before each case; DRIFT=0 skips it); give the call
+# timeout 600 and, if it is cut off, run it again with RESUME=<the files that came back>.
 # Every file goes to $OUT (default reports/cuda). RESUME=DIR copies a profile and judge
 # timings from an earlier, cut-off call into $OUT first: both resume. QUICK=1 (a plumbing
 # check): a fifth of the kernel shapes and a few held-out cases. DEVICE=cpu runs it on the CPU.
@@ -26,10 +27,11 @@ CSV=$OUT/latency-$DEVICE.csv
   $PY -c "import sys, torch; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')"
 } 2>&1 | tee -a "$LOG"
 step() { echo "== $* ($(date -u +%T))" | tee -a "$LOG"; ( time "$@" ) 2>&1 | tee -a "$LOG"; }
-quick=(); smoke=()
+quick=(); smoke=(); drift=()
+[ "${DRIFT:-1}" = 0 ] && drift=(--no-drift)
 [ -n "${QUICK:-}" ] && quick=(--quick) && smoke=(--smoke)
 step $PY -m attncost profile -o "$PROFILE" --device "$DEVICE" --rounds "${ROUNDS:-1}" "${quick[@]}"
-step $PY -m attncost validate-latency "$PROFILE" -o "$CSV" "${smoke[@]}"
+step $PY -m attncost validate-latency "$PROFILE" -o "$CSV" "${smoke[@]}" "${drift[@]}"
 if [ "$DEVICE" = cuda ]; then
   step $PY examples/train_on_device.py "$OUT/train-cuda.json" cuda:fp32 cuda:bf16
 fi
