@@ -304,11 +304,12 @@ def profile_check(
     device = judge.check_device(prof)
     counts = judge.check_threads(prof, list(threads or prof.threads))
     checks = {t: _speed_check(prof, t, device) for t in counts}
-    here = judge.label_of(machine_info(device))
+    machine = machine_info(device)
+    here = judge.label_of(machine)
     data = {"profile": str(profile_file), "profiled_on": device_label(prof),
             "profiled": prof.date, "checked_on": here,
-            "same_machine": (here, prof.machine.get("cores")) == (
-                device_label(prof), machine_info(device).get("cores")),
+            "same_machine": (here, machine.get("cores")) == (device_label(prof),
+                                                              prof.machine.get("cores")),
             "anchors": list(drift.ANCHOR_KINDS), "threads": checks}
     if fmt is Report.json:
         return echo_json(data)
@@ -317,7 +318,7 @@ def profile_check(
         cores = prof.machine.get("cores")
         out.print(f"note: the profile was made on {data['profiled_on']}"
                   + (f" ({cores} cores)" if cores else "") + f", this is {here} "
-                  f"({os.cpu_count()} cores): the factor compares two machines on two layers "
+                  f"({machine.get('cores')} cores): the factor compares two machines on two layers "
                   f"only", markup=False)
     for t, c in checks.items():
         out.print(f"{t} thread{'s' if t > 1 else ''}: ×{c['speed_factor']:.2f} the profiled "

@@ -47,15 +47,11 @@ def anchors(prof: Any, threads: int) -> list[Any]:
 def timing_of(prof: Any) -> tuple[float, int]:
     """(min_run_time seconds, repeats) the profile was timed with (its ``timing``; the
     profiler's defaults where absent); a one-line error when they are damaged."""
-    from ..checks import integer, number
     from .profile import check_timing
 
     timing = prof.timing if isinstance(prof.timing, dict) else {}
-    min_run_time = number(timing.get("min_run_time_s", 0.02), "the profile's timing "
-                          "min_run_time_s", positive=True, maximum=60)
-    repeats = integer(timing.get("repeats", 3), "the profile's timing repeats", maximum=100)
-    check_timing(min_run_time, repeats)
-    return float(min_run_time), int(repeats)
+    return check_timing(timing.get("min_run_time_s", 0.02), timing.get("repeats", 3),
+                        ("the profile's timing min_run_time_s", "the profile's timing repeats"))
 
 
 def speed_factor(prof: Any, threads: int, device: str = "cpu", passes: int = 1) -> float:

@@ -327,28 +327,28 @@ def measure_cases(cases: list[Case], threads: int, timings: Timings,
     from .measure import time_module
 
     built: dict[str, tuple] = {}
-    factor: dict[str, float] = {}
 
-    def run(case: Case, mode: str) -> tuple:
+    def run(case: Case, mode: str, factor: float | None) -> tuple:
         if case.name not in built:
             built.clear()  # one module at a time in memory
             built[case.name] = module_and_input(case, device)
         module, x = built[case.name]
         med, iqr = time_module(module, x, mode, threads)
-        return (med, iqr) if speed is None else (med, iqr, factor[case.name])
+        return (med, iqr) if factor is None else (med, iqr, factor)
 
     for p in range(1, MAX_ROUNDS + 1):
         for case in cases:
-            factor.clear()
+            factor = None  # this case's speed factor in this pass, taken once if needed
             for mode in ("infer", "train"):
                 if p > rounds and timings.settled(case, mode, threads):
                     continue
                 if p == 1 and mode == "infer" and progress:
                     progress(f"{case.name} ×{threads}")
-                if speed is not None and case.name not in factor and len(
+                if speed is not None and factor is None and len(
                         timings.samples(case, mode, threads)) < p:
-                    factor[case.name] = speed()
-                timings.get(case, mode, threads, lambda c=case, m=mode: run(c, m), p)
+                    factor = speed()
+                timings.get(case, mode, threads,
+                             lambda c=case, m=mode, f=factor: run(c, m, f), p)
     return {(c.kind, c.name, mode): tuple(min(timings.samples(c, mode, threads)))
             for c in cases for mode in ("infer", "train")}
 
@@ -525,17 +525,13 @@ def drift_summary(rows: list[dict]) -> dict[str, Any] | None:
     timed = [r for r in rows if r.get("speed_factor")]
     if not timed:
         return None
-    errs = sorted(abs(r["kernel_drift_corrected_error"]) for r in timed)
     factors = {}
     for t in sorted({r["threads"] for r in timed}):
         fs = sorted(r["speed_factor"] for r in timed if r["threads"] == t)
         factors[str(t)] = {"median": statistics.median(fs), "min": fs[0], "max": fs[-1]}
     return {"anchors": list(ANCHOR_KINDS), "timings": len(timed),
             "speed_factor": factors,
-            "kernel_corrected": {"n": len(errs),
-                                 "share_within_15pct": sum(e <= TOLERANCE for e in errs)
-                                 / len(errs),
-                                 "median_abs_error": statistics.median(errs)}}
+            "kernel_corrected": score(timed, "kernel_drift_corrected")}
 
 
 def score(rows: list[dict], model: str) -> dict[str, Any]:

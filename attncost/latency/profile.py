@@ -201,12 +201,15 @@ def time_fn(fn: Callable[[], Any], threads: int, min_run_time: float, repeats: i
     return float(best.median), float(best.iqr)
 
 
-def check_timing(min_run_time: Any, repeats: Any) -> None:
-    """``min_run_time`` seconds in (0, 60] and ``repeats`` from 1 to 100 (one-line errors)."""
+def check_timing(min_run_time: Any, repeats: Any,
+                 names: tuple[str, str] = ("min_run_time (seconds)", "repeats")
+                 ) -> tuple[float, int]:
+    """(``min_run_time``, ``repeats``): seconds in (0, 60] and a count from 1 to 100; a
+    one-line error naming the bad one by ``names``."""
     from ..checks import integer, number
 
-    number(min_run_time, "min_run_time (seconds)", positive=True, maximum=60)
-    integer(repeats, "repeats", maximum=100)
+    return (number(min_run_time, names[0], positive=True, maximum=60),
+            integer(repeats, names[1], maximum=100))
 
 
 #: A block of back-to-back calls on a GPU lasts at least this long, so that the wait for
