@@ -345,6 +345,10 @@ def test_gpu_timing_blocks_give_the_time_per_call(monkeypatch):
          "train_s": 1}]}), "fwd_s"),
     (json.dumps({"format": FORMAT, "version": VERSION, "threads": [1], "measurements": []}),
      "no kernel measurements"),
+    (json.dumps({"format": FORMAT, "version": VERSION, "threads": [1], "measurements": [],
+                 "timing": "fast"}), "has timing 'fast'; expected an object"),
+    (json.dumps({"format": FORMAT, "version": VERSION, "threads": [1], "measurements": [],
+                 "machine": ["cpu"]}), "has machine ['cpu']; expected an object"),
 ])
 def test_bad_profile_files_are_one_line_errors(tmp_path, content, fragment):
     from typer.testing import CliRunner

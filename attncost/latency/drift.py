@@ -49,8 +49,7 @@ def timing_of(prof: Any) -> tuple[float, int]:
     profiler's defaults where absent); a one-line error when they are damaged."""
     from .profile import check_timing
 
-    timing = prof.timing if isinstance(prof.timing, dict) else {}
-    return check_timing(timing.get("min_run_time_s", 0.02), timing.get("repeats", 3),
+    return check_timing(prof.timing.get("min_run_time_s", 0.02), prof.timing.get("repeats", 3),
                         ("the profile's timing min_run_time_s", "the profile's timing repeats"))
 
 

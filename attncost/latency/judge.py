@@ -415,16 +415,10 @@ def check_device(prof: Any) -> str:
 
 
 def check_threads(prof: Any, threads: list[int]) -> list[int]:
-    """``threads``, each profiled (a one-line error names the missing one)."""
-    for t in threads:
-        if isinstance(t, bool) or not isinstance(t, int) or t < 1:
-            raise ConfigError(f"threads={t!r} must be a positive integer (the profile has "
-                              f"{', '.join(map(str, prof.threads))})")
-    missing = [t for t in threads if t not in prof.threads]
-    if missing:
-        raise ConfigError(f"threads={missing[0]} was not profiled; the profile has "
-                          f"{', '.join(map(str, prof.threads))}: profile it first")
-    return threads
+    """``threads``, each profiled (:func:`attncost.latency.profile.check_profiled`)."""
+    from .profile import check_profiled
+
+    return check_profiled(prof.threads, threads)
 
 
 def judge(profile_path: str | Path, out_csv: str | Path | None = None, *,

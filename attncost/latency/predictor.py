@@ -230,12 +230,10 @@ class Predictor:
 
     def pick_threads(self, threads: int | None) -> int:
         """``threads`` (it must be profiled), or the profile's first thread count."""
-        if threads is None:
-            return self.threads[0]
-        if threads not in self.threads:
-            raise ConfigError(f"threads={threads!r} was not profiled; the profile has "
-                              f"{', '.join(map(str, self.threads))}")
-        return threads
+        from .profile import check_profiled
+
+        return self.threads[0] if threads is None else check_profiled(self.threads,
+                                                                      [threads])[0]
 
     @staticmethod
     def _timed_by(calls: list[KernelCall], mode: str) -> dict[str, list[int]]:

@@ -145,6 +145,9 @@ def profile_from_json(data: Any, path: Any = "<data>") -> Profile:
     raw = data.get("measurements")
     if not isinstance(raw, list):
         raise _bad(path, "has no list of measurements")
+    for key in ("machine", "timing"):
+        if not isinstance(data.get(key) or {}, dict):
+            raise _bad(path, f"has {key} {data[key]!r}; expected an object")
     ms = [_measurement(r, path, i) for i, r in enumerate(raw)]
     return Profile(dict(data.get("machine") or {}), str(data.get("torch", "")), threads,
                    str(data.get("date", "")), str(data.get("device", "cpu")),
@@ -283,6 +286,20 @@ def check_threads(threads: Any) -> list[int]:
             raise ConfigError(f"threads={t!r} must be an integer from 1 to {cores} (this "
                               f"machine's cores)")
     return list(dict.fromkeys(items))
+
+
+def check_profiled(profiled: list[int], threads: list[Any]) -> list[int]:
+    """``threads``, each a positive integer among the ``profiled`` thread counts (a
+    one-line error names the first that is not)."""
+    have = ", ".join(map(str, profiled))
+    for t in threads:
+        if isinstance(t, bool) or not isinstance(t, int) or t < 1:
+            raise ConfigError(f"threads={t!r} must be a positive integer (the profile has "
+                              f"{have})")
+        if t not in profiled:
+            raise ConfigError(f"threads={t} was not profiled; the profile has {have}: "
+                              f"profile it first")
+    return list(threads)
 
 
 def _start(path: Path | None, threads: list[int], quick: bool, timing: dict[str, Any],
