@@ -11,6 +11,8 @@ Run twice on 2026-11-26 (2-core Xeon), with the predictor's second version and t
 first profile: 56 timings, 62.5 % and 58.9 % within ±15 %, median
 |error| 9.1 % and 10.6 % (timing noise between the runs); first run:
 layers 70.8 % (34 of 48), the two models 1 of 8 (over-predicted 27–110 %; one −4 %).
+With the third version and the profile of 06:41 (run at 08:23): 69.6 %, median |error| 8.8 %;
+TinyLlama's forward still over-predicted (+43 %, +47 %).
 """
 import statistics
 import sys
