@@ -189,6 +189,9 @@ class Elementwise(Op):
     says which convention). ``save``: tensors autograd keeps for backward. ``useful_numel``:
     elements that are not masked out by a causal mask. ``bwd_workspace``: how many temporaries
     of ``numel`` elements its backward formula allocates at once (peak memory only).
+    ``row_len``: for a row-wise op (a softmax), the length of the rows it normalises when the
+    graph cannot tell it from the producing matmul (a softmax over each head's features);
+    None: read off the graph (latency features only; no count depends on it).
     """
 
     numel: Size = 0
@@ -198,6 +201,7 @@ class Elementwise(Op):
     useful_numel: Size | None = None
     bwd_workspace: int = 0  # temporaries of ``numel`` elements its backward formula makes
     grad_is_view: bool = False  # a sum: its input's gradient is an expanded view (no bytes)
+    row_len: Size | None = None
 
     def flops_fwd_other(self) -> Size:
         return self.fwd_per_elem * self.numel

@@ -218,13 +218,22 @@ WIDE_LINEAR = {"m": (1, 8192), "k": (4, 4096), "n": (1, 65536)}
 WIDE_BMM = {"batch": (1, 512), "m": (1, 2048), "k": (1, 512), "n": (1, 2048)}
 MODEL_LINEAR = {"m": (1, 2048), "k": (16, 4096), "n": (16, 4096)}
 MODEL_BMM = {"batch": (1, 96), "m": (4, 512), "k": (4, 512), "n": (4, 512)}
+#: (m, k, n) of vocabulary heads (and embeddings' tied projections): a few to hundreds of
+#: tokens, model widths, 8k–160k-token vocabularies — the largest matmul of a language model,
+#: 15× past :data:`MAX_FLOPS` for GPT-2-medium at 128 tokens; drawn up to
+#: :data:`MAX_HEAD_FLOPS` with at most :data:`MAX_HEAD_WEIGHTS` weights (1 GiB in fp32).
+HEAD_LINEAR = {"m": (1, 512), "k": (256, 4096), "n": (8192, 160000)}
+MAX_HEAD_FLOPS = 1 << 34
+MAX_HEAD_WEIGHTS = 1 << 28
 
 
 def _matmul_shapes(rng: random.Random, count: int, batched: bool,
-                   ranges: dict[str, tuple[int, int]] | None = None) -> list[Features]:
+                   ranges: dict[str, tuple[int, int]] | None = None,
+                   max_flops: int = MAX_FLOPS, max_weights: int | None = None
+                   ) -> list[Features]:
     """Log-uniform matmul shapes in ``ranges`` (default: the wide ones) of at most
-    :data:`MAX_FLOPS`; a model-sized draw rounds k and n to a multiple of 16 half the time,
-    as model widths are."""
+    ``max_flops`` (and ``max_weights`` elements k·n, when given); a model-sized draw rounds k
+    and n to a multiple of 16 half the time, as model widths are."""
     wide = ranges is None
     ranges = ranges or (WIDE_BMM if batched else WIDE_LINEAR)
     out: list[Features] = []
@@ -235,7 +244,7 @@ def _matmul_shapes(rng: random.Random, count: int, batched: bool,
         if not batched:
             f["bias"] = rng.randint(0, 1)
         f["flops"] = 2 * f.get("batch", 1) * f["m"] * f["k"] * f["n"]
-        if f["flops"] <= MAX_FLOPS:
+        if f["flops"] <= max_flops and (max_weights is None or f["k"] * f["n"] <= max_weights):
             out.append(f)
     return out
 
@@ -290,8 +299,10 @@ def grid(quick: bool = False, seed: int = 0) -> list[tuple[str, Features]]:
     (:func:`attncost.latency.reference.reference_layers`); then more fused attention, matmuls
     and batched matmuls in the sizes models use (batch·heads ≤ 64, 8–512 tokens, heads 8–128
     wide; :data:`MODEL_LINEAR`, :data:`MODEL_BMM`), drawn from a second stream so that the
-    shapes before them do not move. ``quick``: about a fifth as many
-    kernel shapes."""
+    shapes before them do not move; then, from a third stream, vocabulary heads
+    (:data:`HEAD_LINEAR`) and fused attention over the short, mostly unaligned lengths and
+    narrow heads of small models (16–256 tokens, heads 4–64 wide: the tail paths whose cost
+    per score varies most). ``quick``: about a fifth as many kernel shapes."""
     from .reference import reference_layers
 
     rng = random.Random(seed)
@@ -312,4 +323,8 @@ def grid(quick: bool = False, seed: int = 0) -> list[tuple[str, Features]]:
     out += [("sdpa", f) for f in _sdpa_shapes(model_sized, n(48), (1, 64), (8, 512), (8, 128))]
     out += [("linear", f) for f in _matmul_shapes(model_sized, n(64), False, MODEL_LINEAR)]
     out += [("bmm", f) for f in _matmul_shapes(model_sized, n(48), True, MODEL_BMM)]
+    small_models = random.Random(seed + 2)  # a third stream, for the same reason
+    out += [("linear", f) for f in _matmul_shapes(small_models, n(16), False, HEAD_LINEAR,
+                                                   MAX_HEAD_FLOPS, MAX_HEAD_WEIGHTS)]
+    out += [("sdpa", f) for f in _sdpa_shapes(small_models, n(64), (1, 64), (16, 256), (4, 64))]
     return out + reference_layers()

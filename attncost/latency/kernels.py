@@ -111,8 +111,11 @@ def _sdpa_features(op: Op, graph: Graph) -> Features:
 
 
 def _row_len(op: Op, graph: Graph) -> int:
-    """The length of the rows a softmax normalises: the ``n`` of the matmul its input comes
-    from (through single-input element-wise ops: scale, mask, soft-cap)."""
+    """The length of the rows a softmax normalises: the op's own ``row_len`` when its graph
+    gives one (a softmax over each head's features), else the ``n`` of the matmul its input
+    comes from (through single-input element-wise ops: scale, mask, soft-cap)."""
+    if getattr(op, "row_len", None) is not None:
+        return int(op.row_len)  # type: ignore[attr-defined]
     producer = {t: o for o in graph.ops for t in o.outputs}
     src = graph.root(op.inputs[0])
     for _ in range(8):

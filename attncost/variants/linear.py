@@ -34,11 +34,13 @@ def linear(d: Dims, o: Options):
     g.kv_cache_note = "linear's key softmax runs over all positions: not causal, no KV cache"
     n = b * h * ell * dh
     split_projections(g, d, o)
-    # two softmaxes (features for q, positions for k): 5 FLOPs/elem forward, 4 backward
-    for name in ("q", "k"):
+    # two softmaxes (features for q: rows of d_head; positions for k): 5 FLOPs/elem forward,
+    # 4 backward
+    for name, row_len in (("q", dh), ("k", None)):
         g.tensor(f"rho_{name}", n)
         g.add(Elementwise(f"softmax_{name}", (f"{name}_heads",), (f"rho_{name}",), numel=n,
-                          fwd_per_elem=5, bwd_per_elem=4, save=(f"rho_{name}",)))
+                          fwd_per_elem=5, bwd_per_elem=4, save=(f"rho_{name}",),
+                          row_len=row_len))
     g.tensor("context", b * h * dh * dh)
     g.add(MatMul("context", ("rho_k", "v_heads"), ("context",), batch=b * h, m=dh, k=ell, n=dh))
     g.tensor("attn_heads", n)
