@@ -1196,3 +1196,61 @@ def test_a_model_onnx_cannot_express_is_one_typed_line(capfd):
     assert "\n" not in str(err.value) and "Sort" in str(err.value)
     out, errs = capfd.readouterr()
     assert "graph(" not in out + errs
+
+
+def _softmax_rows_run(case: judge.Case) -> list[int]:
+    """The row lengths of every last-dimension softmax the PyTorch module of ``case`` runs
+    in a forward (read at the ATen level, as the kernel sees its input)."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    rows: list[int] = []
+
+    class Rows(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func is torch.ops.aten._softmax.default:
+                x, dim = args[0], args[1] % args[0].dim()
+                if dim == x.dim() - 1:
+                    rows.append(int(x.shape[dim]))
+            return func(*args, **(kwargs or {}))
+
+    module, x = judge.module_and_input(case)
+    with torch.no_grad(), Rows():
+        module(x)
+    return sorted(rows)
+
+
+@pytest.mark.parametrize("case", [c for c in judge._layer_cases(((56, 7, 30, 1),), "layer")
+                                  if "materialised" in c.name], ids=lambda c: c.name)
+def test_each_softmax_kernel_has_the_rows_its_module_normalises(case):
+    """The ``cols`` feature of every softmax kernel call equals the length of the rows the
+    real module's softmax runs over: keys for scores, a head's features for linear
+    attention's queries (the graph once read d_model there, through the head split)."""
+    calls = kernel_calls(layer_graph(*case.target))
+    predicted = sorted(c.features["cols"] for c in calls if c.kind == "softmax")
+    assert predicted == _softmax_rows_run(case)
+
+
+def test_the_grid_times_vocabulary_heads_and_short_unaligned_fused_attention():
+    """Past MAX_FLOPS only the vocabulary heads, within their own limits; GPT-2-medium's
+    head at 128 tokens lies inside their ranges; short fused attention with narrow heads and
+    both lengths off the vector width is in the grid."""
+    g = bench.grid()
+    heads = [f for k, f in g if k == "linear" and f["flops"] > bench.MAX_FLOPS]
+    assert len(heads) >= 4
+    assert all(f["flops"] <= bench.MAX_HEAD_FLOPS and f["k"] * f["n"] <= bench.MAX_HEAD_WEIGHTS
+               and bench.HEAD_LINEAR["n"][0] <= f["n"] <= bench.HEAD_LINEAR["n"][1]
+               for f in heads)
+    assert all(f["flops"] <= bench.MAX_FLOPS for k, f in g if k in ("bmm", "sdpa"))
+    lo, hi = bench.HEAD_LINEAR["n"]
+    assert lo <= 50257 <= hi and bench.HEAD_LINEAR["k"][0] <= 1024 <= bench.HEAD_LINEAR["k"][1]
+    short = [f for k, f in g if k == "sdpa" and f["q"] <= 256 and f["q"] % 16 and f["kv"] % 16]
+    assert len(short) >= 20
+    assert bench.grid() == g  # a fixed seed: two profiles time the same shapes
+
+
+def test_every_held_out_case_has_its_own_name_and_a_known_set():
+    cases = judge.held_out()
+    assert len({c.name for c in cases}) == len(cases)
+    assert {c.set for c in cases} == {"first", "fresh", "test", "v4-test"}
+    assert sum(c.set == "v4-test" for c in cases) == 103
