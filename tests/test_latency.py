@@ -1246,11 +1246,14 @@ def test_the_grid_times_vocabulary_heads_and_short_unaligned_fused_attention():
     assert lo <= 50257 <= hi and bench.HEAD_LINEAR["k"][0] <= 1024 <= bench.HEAD_LINEAR["k"][1]
     short = [f for k, f in g if k == "sdpa" and f["q"] <= 256 and f["q"] % 16 and f["kv"] % 16]
     assert len(short) >= 20
+    assert sum(f["q"] != f["kv"] and max(f["q"], f["kv"]) > 2 * min(f["q"], f["kv"])
+               for k, f in g if k == "sdpa") >= 20  # queries and keys of unequal lengths
+    assert sum(f["cols"] <= 16 for k, f in g if k == "softmax") >= 15  # short rows
     assert bench.grid() == g  # a fixed seed: two profiles time the same shapes
 
 
 def test_every_held_out_case_has_its_own_name_and_a_known_set():
     cases = judge.held_out()
     assert len({c.name for c in cases}) == len(cases)
-    assert {c.set for c in cases} == {"first", "fresh", "test", "v4-test"}
-    assert sum(c.set == "v4-test" for c in cases) == 103
+    assert {c.set for c in cases} == {"first", "fresh", "test", "v4-test", "v5-test"}
+    assert sum(c.set == "v4-test" for c in cases) == sum(c.set == "v5-test" for c in cases) == 103

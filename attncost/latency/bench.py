@@ -254,20 +254,33 @@ def _round_up(n: int, quantum: int = 16) -> int:
 
 
 def _sdpa_shapes(rng: random.Random, count: int, bh: tuple[int, int] = (1, 64),
-                 length: tuple[int, int] = (4, 2048), head: tuple[int, int] = (4, 128)
-                 ) -> list[Features]:
-    """Equal lengths, each rounded up to a multiple of 16 half the time (on its own), so
-    the fit sees aligned and tail-path lengths of queries and keys; batch·heads, lengths and
-    head widths log-uniform in the given ranges."""
+                 length: tuple[int, int] = (4, 2048), head: tuple[int, int] = (4, 128),
+                 independent: bool = False) -> list[Features]:
+    """Equal lengths (``independent``: query and key lengths drawn apart, as Linformer's
+    projected keys or cross-attention have them), each rounded up to a multiple of 16 half
+    the time (on its own), so the fit sees aligned and tail-path lengths of queries and keys;
+    batch·heads, lengths and head widths log-uniform in the given ranges."""
     out: list[Features] = []
     while len(out) < count:
         ell = _log_int(rng, *length)
-        q, kv = (_round_up(ell) if rng.random() < 0.5 else ell for _ in range(2))
+        kv_ell = _log_int(rng, *length) if independent else ell
+        q, kv = (_round_up(x) if rng.random() < 0.5 else x for x in (ell, kv_ell))
         f = {"bh": _log_int(rng, *bh), "q": q, "kv": kv, "d": _log_int(rng, *head),
              "causal": rng.randint(0, 1)}
         f["flops"] = 4 * f["bh"] * q * kv * f["d"]
         if f["flops"] <= MAX_FLOPS:
             out.append(f)
+    return out
+
+
+def _short_row_softmax_shapes(rng: random.Random, count: int) -> list[Features]:
+    """Softmaxes over short rows (2–64 columns: a head's features, few keys), where the
+    time per element depends most on the row length; 256 to 4 M elements."""
+    out: list[Features] = []
+    for _ in range(count):
+        cols = _log_int(rng, 2, 64)
+        rows = max(1, _log_int(rng, 256, 1 << 22) // cols)
+        out.append({"numel": rows * cols, "cols": cols})
     return out
 
 
@@ -302,7 +315,9 @@ def grid(quick: bool = False, seed: int = 0) -> list[tuple[str, Features]]:
     shapes before them do not move; then, from a third stream, vocabulary heads
     (:data:`HEAD_LINEAR`) and fused attention over the short, mostly unaligned lengths and
     narrow heads of small models (16–256 tokens, heads 4–64 wide: the tail paths whose cost
-    per score varies most). ``quick``: about a fifth as many kernel shapes."""
+    per score varies most); then, from a fourth, softmaxes over short rows and fused
+    attention with query and key lengths drawn apart. ``quick``: about a fifth as many
+    kernel shapes."""
     from .reference import reference_layers
 
     rng = random.Random(seed)
@@ -327,4 +342,8 @@ def grid(quick: bool = False, seed: int = 0) -> list[tuple[str, Features]]:
     out += [("linear", f) for f in _matmul_shapes(small_models, n(16), False, HEAD_LINEAR,
                                                    MAX_HEAD_FLOPS, MAX_HEAD_WEIGHTS)]
     out += [("sdpa", f) for f in _sdpa_shapes(small_models, n(64), (1, 64), (16, 256), (4, 64))]
+    fourth = random.Random(seed + 3)  # a fourth stream, for the same reason
+    out += [("softmax", f) for f in _short_row_softmax_shapes(fourth, n(32))]
+    out += [("sdpa", f) for f in _sdpa_shapes(fourth, n(48), (1, 64), (8, 512), (4, 128),
+                                               independent=True)]
     return out + reference_layers()

@@ -14,7 +14,10 @@ was final. It then decided that version's adoption (the rule set beforehand, on 
 fresh sets re-timed, gave a tie), so it is not untouched for that one choice between two
 candidates. The ``v4-test`` set (:data:`V4_TEST_LAYER_SIZES`, :func:`v4_test_models`) was
 fixed before the fourth version (vocabulary-head matmuls and short unaligned fused attention
-in the grid, a softmax's own row length) was profiled, and first timed beside that profile.
+in the grid, a softmax's own row length) was profiled, and first timed beside that profile;
+the ``v5-test`` set (:data:`V5_TEST_LAYER_SIZES`, :func:`v5_test_models`) likewise before the
+fifth (short-row softmaxes and fused attention with unequal query and key lengths in the
+grid).
 Each is timed forward (``infer``) and forward + backward (``train``) on every thread count
 asked for (:mod:`attncost.latency.measure`'s protocol).
 
@@ -56,6 +59,8 @@ FRESH_LAYER_SIZES = ((120, 4, 70, 3),)
 TEST_LAYER_SIZES = ((160, 5, 100, 2), (48, 6, 200, 1))
 #: The v4-test set's layer sizes (see the module docstring).
 V4_TEST_LAYER_SIZES = ((144, 9, 60, 2), (56, 7, 120, 2), (256, 8, 90, 1))
+#: The v5-test set's layer sizes (see the module docstring).
+V5_TEST_LAYER_SIZES = ((112, 7, 84, 2), (40, 5, 160, 2), (216, 6, 36, 3))
 CSV_FIELDS = ("case", "kind", "variant", "set", "mode", "threads", "measured_s", "iqr_s",
               *(f"{m}_s" for m in MODELS), *(f"{m}_error" for m in MODELS),
               "speed_factor", "kernel_drift_corrected_error")
@@ -69,7 +74,7 @@ class Case:
     kind: str  # "layer", "model" or "calibration"
     variant: str
     target: Any
-    set: str = "first"  # "first", "fresh", "test" or "v4-test" (see the module docstring)
+    set: str = "first"  # "first", "fresh", "test", "v4-test", "v5-test" (module docstring)
 
 
 def _layer_cases(sizes: Any, kind: str, bias: tuple[bool, ...] = (False,),
@@ -155,12 +160,27 @@ def v4_test_models() -> list[Case]:
             for n, m in models]
 
 
+def v5_test_models() -> list[Case]:
+    """The v5-test set's models: one block of Phi-2 (2560 wide, a 51,200-token head) at 16
+    tokens, one block of Gemma-2-2B (a tied 256,000-token head, past the grid's widest) at 8
+    tokens, and seed-imdb with GQA and with kernel-linear attention."""
+    from ..config import preset
+
+    models = [("phi-2 1 block ℓ16", preset("phi-2", layers=1, seq_len=16, batch=1)),
+              ("gemma-2-2b 1 block ℓ8", preset("gemma-2-2b", layers=1, seq_len=8, batch=1)),
+              ("seed-imdb gqa", preset("seed-imdb", variant="gqa")),
+              ("seed-imdb kernel-linear", preset("seed-imdb", variant="kernel-linear"))]
+    return [Case(n, "model", "+".join(dict.fromkeys(m.layers)), m, "v5-test")
+            for n, m in models]
+
+
 def held_out() -> list[Case]:
     """Every held-out configuration (see the module docstring)."""
     return (_layer_cases(LAYER_SIZES, "layer") + held_out_models()
             + _layer_cases(FRESH_LAYER_SIZES, "layer", set_="fresh") + fresh_models()
             + _layer_cases(TEST_LAYER_SIZES, "layer", set_="test") + test_models()
-            + _layer_cases(V4_TEST_LAYER_SIZES, "layer", set_="v4-test") + v4_test_models())
+            + _layer_cases(V4_TEST_LAYER_SIZES, "layer", set_="v4-test") + v4_test_models()
+            + _layer_cases(V5_TEST_LAYER_SIZES, "layer", set_="v5-test") + v5_test_models())
 
 
 def smoke_cases() -> list[Case]:
