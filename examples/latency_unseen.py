@@ -13,6 +13,9 @@ first profile: 56 timings, 62.5 % and 58.9 % within ±15 %, median
 layers 70.8 % (34 of 48), the two models 1 of 8 (over-predicted 27–110 %; one −4 %).
 With the third version and the profile of 06:41 (run at 08:23): 69.6 %, median |error| 8.8 %;
 TinyLlama's forward still over-predicted (+43 %, +47 %).
+With the fourth version and the profile of 08:40 (run at 09:40): 67.9 %, median |error|
+11.2 %: kernel-linear, MLA and Linformer layers under-predicted by 13–23 %, TinyLlama's
+forward +25 %/+32 %, Qwen2.5-0.5B's training step −23 %/−40 % (weights past the cache).
 """
 import statistics
 import sys
