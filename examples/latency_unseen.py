@@ -16,6 +16,11 @@ TinyLlama's forward still over-predicted (+43 %, +47 %).
 With the fourth version and the profile of 08:40 (run at 09:40): 67.9 %, median |error|
 11.2 %: kernel-linear, MLA and Linformer layers under-predicted by 13–23 %, TinyLlama's
 forward +25 %/+32 %, Qwen2.5-0.5B's training step −23 %/−40 % (weights past the cache).
+With the fifth version and the profile of 09:51 (run at 11:15; `attncost profile-check` just
+after: ×1.01 and ×0.99, the profile holds): 60.7 %, median |error| 12.5 % — Linformer and
+kernel-linear layers under-predicted by up to 52 % (their measured times 30–50 % above the
+09:40 run's for the same cases: this example's back-to-back pair is a weaker protocol than
+the judge's passes minutes apart), TinyLlama's forward +24 %/+27 %.
 """
 import statistics
 import sys
