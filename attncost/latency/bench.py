@@ -338,10 +338,10 @@ def grid(quick: bool = False, seed: int = 0) -> list[tuple[str, Features]]:
     out += [("sdpa", f) for f in _sdpa_shapes(model_sized, n(48), (1, 64), (8, 512), (8, 128))]
     out += [("linear", f) for f in _matmul_shapes(model_sized, n(64), False, MODEL_LINEAR)]
     out += [("bmm", f) for f in _matmul_shapes(model_sized, n(48), True, MODEL_BMM)]
-    small_models = random.Random(seed + 2)  # a third stream, for the same reason
-    out += [("linear", f) for f in _matmul_shapes(small_models, n(16), False, HEAD_LINEAR,
+    third = random.Random(seed + 2)  # a third stream, for the same reason
+    out += [("linear", f) for f in _matmul_shapes(third, n(16), False, HEAD_LINEAR,
                                                    MAX_HEAD_FLOPS, MAX_HEAD_WEIGHTS)]
-    out += [("sdpa", f) for f in _sdpa_shapes(small_models, n(64), (1, 64), (16, 256), (4, 64))]
+    out += [("sdpa", f) for f in _sdpa_shapes(third, n(64), (1, 64), (16, 256), (4, 64))]
     fourth = random.Random(seed + 3)  # a fourth stream, for the same reason
     out += [("softmax", f) for f in _short_row_softmax_shapes(fourth, n(32))]
     out += [("sdpa", f) for f in _sdpa_shapes(fourth, n(48), (1, 64), (8, 512), (4, 128),

@@ -100,6 +100,12 @@ def _layer_cases(sizes: Any, kind: str, bias: tuple[bool, ...] = (False,),
     return out
 
 
+def _model_cases(models: list[tuple[str, Any]], set_: str = "first") -> list[Case]:
+    """Cases of (name, ModelConfig) pairs in held-out set ``set_`` (variant: the model's
+    distinct layer variants joined by "+")."""
+    return [Case(n, "model", "+".join(dict.fromkeys(m.layers)), m, set_) for n, m in models]
+
+
 def held_out_models() -> list[Case]:
     """seed-imdb (standard, Efficient), the edge-digits ViT (standard; a mixed arrangement)
     and gpt2 at 32 tokens, batch 1."""
@@ -117,7 +123,7 @@ def held_out_models() -> list[Case]:
               ("edge-digits ViT standard×4", vit(("standard",) * 4)),
               ("edge-digits ViT " + ",".join(mixed), vit(mixed)),
               ("gpt2 ℓ32", preset("gpt2", seq_len=32, batch=1))]
-    return [Case(n, "model", "+".join(dict.fromkeys(m.layers)), m) for n, m in models]
+    return _model_cases(models)
 
 
 def fresh_models() -> list[Case]:
@@ -127,7 +133,7 @@ def fresh_models() -> list[Case]:
 
     models = [("smollm2-135m ℓ16", preset("smollm2-135m", seq_len=16, batch=1)),
               ("seed-imdb super", preset("seed-imdb", variant="super"))]
-    return [Case(n, "model", "+".join(dict.fromkeys(m.layers)), m, "fresh") for n, m in models]
+    return _model_cases(models, "fresh")
 
 
 def test_models() -> list[Case]:
@@ -141,7 +147,7 @@ def test_models() -> list[Case]:
               ("gpt2-medium 2 blocks ℓ64 b2", preset("gpt2-medium", layers=2, seq_len=64,
                                                        batch=2)),
               ("seed-imdb mla", preset("seed-imdb", variant="mla"))]
-    return [Case(n, "model", "+".join(dict.fromkeys(m.layers)), m, "test") for n, m in models]
+    return _model_cases(models, "test")
 
 
 def v4_test_models() -> list[Case]:
@@ -156,8 +162,7 @@ def v4_test_models() -> list[Case]:
                                                              seq_len=32, batch=2)),
               ("vit-b16 2 blocks", preset("vit-b16", layers=2, batch=1)),
               ("seed-imdb linformer", preset("seed-imdb", variant="linformer"))]
-    return [Case(n, "model", "+".join(dict.fromkeys(m.layers)), m, "v4-test")
-            for n, m in models]
+    return _model_cases(models, "v4-test")
 
 
 def v5_test_models() -> list[Case]:
@@ -170,17 +175,20 @@ def v5_test_models() -> list[Case]:
               ("gemma-2-2b 1 block ℓ8", preset("gemma-2-2b", layers=1, seq_len=8, batch=1)),
               ("seed-imdb gqa", preset("seed-imdb", variant="gqa")),
               ("seed-imdb kernel-linear", preset("seed-imdb", variant="kernel-linear"))]
-    return [Case(n, "model", "+".join(dict.fromkeys(m.layers)), m, "v5-test")
-            for n, m in models]
+    return _model_cases(models, "v5-test")
+
+
+#: The held-out sets in the order they were made: name, layer sizes, models.
+HELD_OUT_SETS: tuple[tuple[str, Any, Callable[[], list[Case]]], ...] = (
+    ("first", LAYER_SIZES, held_out_models), ("fresh", FRESH_LAYER_SIZES, fresh_models),
+    ("test", TEST_LAYER_SIZES, test_models), ("v4-test", V4_TEST_LAYER_SIZES, v4_test_models),
+    ("v5-test", V5_TEST_LAYER_SIZES, v5_test_models))
 
 
 def held_out() -> list[Case]:
     """Every held-out configuration (see the module docstring)."""
-    return (_layer_cases(LAYER_SIZES, "layer") + held_out_models()
-            + _layer_cases(FRESH_LAYER_SIZES, "layer", set_="fresh") + fresh_models()
-            + _layer_cases(TEST_LAYER_SIZES, "layer", set_="test") + test_models()
-            + _layer_cases(V4_TEST_LAYER_SIZES, "layer", set_="v4-test") + v4_test_models()
-            + _layer_cases(V5_TEST_LAYER_SIZES, "layer", set_="v5-test") + v5_test_models())
+    return [case for name, sizes, models in HELD_OUT_SETS
+            for case in _layer_cases(sizes, "layer", set_=name) + models()]
 
 
 def smoke_cases() -> list[Case]:
