@@ -304,6 +304,12 @@ def _numel_shapes(rng: random.Random, kind: str, count: int) -> list[Features]:
     return out
 
 
+#: Element-wise kinds every attention layer runs, and the element counts its tensors have
+#: (1k–1M): the evenly spread sizes above put only a few points there.
+LAYER_ELEMENTWISE = ("scalar", "binary", "copy", "elu", "reduce", "mask")
+LAYER_NUMEL = (1 << 10, 1 << 20)
+
+
 def grid(quick: bool = False, seed: int = 0) -> list[tuple[str, Features]]:
     """(kind, features) of every measurement of a profile: matmuls, batched matmuls and
     fused attention over drawn shapes; every other kind over element counts from 16 to
@@ -316,8 +322,9 @@ def grid(quick: bool = False, seed: int = 0) -> list[tuple[str, Features]]:
     (:data:`HEAD_LINEAR`) and fused attention over the short, mostly unaligned lengths and
     narrow heads of small models (16–256 tokens, heads 4–64 wide: the tail paths whose cost
     per score varies most); then, from a fourth, softmaxes over short rows and fused
-    attention with query and key lengths drawn apart. ``quick``: about a fifth as many
-    kernel shapes."""
+    attention with query and key lengths drawn apart; then, from a fifth, the element-wise
+    kinds of :data:`LAYER_ELEMENTWISE` at the sizes layers give them (:data:`LAYER_NUMEL`).
+    ``quick``: about a fifth as many kernel shapes."""
     from .reference import reference_layers
 
     rng = random.Random(seed)
@@ -346,4 +353,7 @@ def grid(quick: bool = False, seed: int = 0) -> list[tuple[str, Features]]:
     out += [("softmax", f) for f in _short_row_softmax_shapes(fourth, n(32))]
     out += [("sdpa", f) for f in _sdpa_shapes(fourth, n(48), (1, 64), (8, 512), (4, 128),
                                                independent=True)]
+    fifth = random.Random(seed + 4)  # a fifth stream, for the same reason
+    for k in LAYER_ELEMENTWISE:
+        out += [(k, {"numel": _log_int(fifth, *LAYER_NUMEL)}) for _ in range(n(12))]
     return out + reference_layers()

@@ -17,7 +17,9 @@ fixed before the fourth version (vocabulary-head matmuls and short unaligned fus
 in the grid, a softmax's own row length) was profiled, and first timed beside that profile;
 the ``v5-test`` set (:data:`V5_TEST_LAYER_SIZES`, :func:`v5_test_models`) likewise before the
 fifth (short-row softmaxes and fused attention with unequal query and key lengths in the
-grid).
+grid), and the ``v6-test`` set (:data:`V6_TEST_LAYER_SIZES`, :func:`v6_test_models`) before
+the sixth (fused attention's tail-path scores, rows and blocks and a softmax's scalar path
+as baseline terms; layer-sized element-wise shapes in the grid).
 Each is timed forward (``infer``) and forward + backward (``train``) on every thread count
 asked for (:mod:`attncost.latency.measure`'s protocol).
 
@@ -61,6 +63,8 @@ TEST_LAYER_SIZES = ((160, 5, 100, 2), (48, 6, 200, 1))
 V4_TEST_LAYER_SIZES = ((144, 9, 60, 2), (56, 7, 120, 2), (256, 8, 90, 1))
 #: The v5-test set's layer sizes (see the module docstring).
 V5_TEST_LAYER_SIZES = ((112, 7, 84, 2), (40, 5, 160, 2), (216, 6, 36, 3))
+#: The v6-test set's layer sizes (see the module docstring).
+V6_TEST_LAYER_SIZES = ((96, 6, 110, 2), (72, 9, 64, 3), (240, 5, 52, 2))
 CSV_FIELDS = ("case", "kind", "variant", "set", "mode", "threads", "measured_s", "iqr_s",
               *(f"{m}_s" for m in MODELS), *(f"{m}_error" for m in MODELS),
               "speed_factor", "kernel_drift_corrected_error")
@@ -178,11 +182,26 @@ def v5_test_models() -> list[Case]:
     return _model_cases(models, "v5-test")
 
 
+def v6_test_models() -> list[Case]:
+    """The v6-test set's models: two blocks of RoBERTa-base (its masked-LM head) at 48
+    tokens, one block of Llama-2-7B (4096 wide, an untied 32,000-token head) at 8 tokens, and
+    seed-imdb with Optimised attention and with MQA."""
+    from ..config import preset
+
+    models = [("roberta-base 2 blocks ℓ48", preset("roberta-base", layers=2, seq_len=48,
+                                                     batch=1)),
+              ("llama-2-7b 1 block ℓ8", preset("llama-2-7b", layers=1, seq_len=8, batch=1)),
+              ("seed-imdb optimised", preset("seed-imdb", variant="optimised")),
+              ("seed-imdb mqa", preset("seed-imdb", variant="mqa"))]
+    return _model_cases(models, "v6-test")
+
+
 #: The held-out sets in the order they were made: name, layer sizes, models.
 HELD_OUT_SETS: tuple[tuple[str, Any, Callable[[], list[Case]]], ...] = (
     ("first", LAYER_SIZES, held_out_models), ("fresh", FRESH_LAYER_SIZES, fresh_models),
     ("test", TEST_LAYER_SIZES, test_models), ("v4-test", V4_TEST_LAYER_SIZES, v4_test_models),
-    ("v5-test", V5_TEST_LAYER_SIZES, v5_test_models))
+    ("v5-test", V5_TEST_LAYER_SIZES, v5_test_models),
+    ("v6-test", V6_TEST_LAYER_SIZES, v6_test_models))
 
 
 def held_out() -> list[Case]:

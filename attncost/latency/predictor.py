@@ -7,11 +7,11 @@ predictor fits
 
 * a **baseline** t ≈ c₀ + c₁·work + c₂·aux + Σ cⱼ·extraⱼ, non-negative, least squares on
   relative error (work: the kernel's FLOPs or elements; aux: its bytes for matmuls, the table
-  for embeddings; extras: :func:`_extras` — fused attention's score elements, again where its
-  lengths are not a multiple of the vector width (a slower tail path), the rows of row-wise
-  kernels, and the elements of tensors too large for the allocator's cache, which are fresh
-  pages on every call), which carries the
-  time past the profiled sizes linearly, and
+  for embeddings; extras: :func:`_extras` — fused attention's score elements, those on its
+  scalar tail path, its query rows and its blocks as PyTorch's CPU flash kernel splits them,
+  the rows of row-wise kernels, a softmax's elements on its scalar path (rows shorter than a
+  vector), and the elements of tensors too large for the allocator's cache, which are fresh
+  pages on every call), which carries the time past the profiled sizes linearly, and
 * a **residual** regressor (scikit-learn's ``ExtraTreesRegressor`` on the logarithms of the
   features) of log(t / baseline): the shape effects a formula misses (blocking, vector
   widths, thread partitioning, cache sizes), the per-kernel regressor of nn-Meter (Zhang et
@@ -82,10 +82,31 @@ def _tail(length: int) -> float:
 
 def _residual_features(kind: str, f: Features) -> list[float]:
     """What a kind's residual trees see beyond the logarithms of its features: fused
-    attention's tail flags and its score elements (log)."""
+    attention's tail flags, its score elements (log) and whether every key is on the tail
+    path; a softmax's rows shorter than a vector and rows with a tail."""
     if kind == "sdpa":
-        return [_tail(f["kv"]), _tail(f["q"]), math.log(f["bh"] * f["q"] * f["kv"] + 1.0)]
+        return [_tail(f["kv"]), _tail(f["q"]), math.log(f["bh"] * f["q"] * f["kv"] + 1.0),
+                float(f["kv"] < VECTOR_FLOATS)]
+    if kind == "softmax":
+        return [float(f["cols"] < VECTOR_FLOATS), _tail(f["cols"])]
     return []
+
+
+def flash_blocks(f: Features) -> float:
+    """Query × key blocks of PyTorch's CPU flash attention (``FlashAttentionKernel.cpp``:
+    queries split in blocks of 32, 64 from 192 queries, 256 from 768; keys in blocks of
+    512): each costs two GEMM calls and a buffer fill whatever its size."""
+    q, kv = f["q"], f["kv"]
+    q_split = 256 if q >= 768 else 64 if q >= 192 else 32
+    return float(f["bh"] * math.ceil(q / q_split) * math.ceil(kv / 512))
+
+
+def sdpa_tail_scores(f: Features) -> float:
+    """Score elements fused attention handles on its scalar tail path: each query row's last
+    ``kv mod`` :data:`VECTOR_FLOATS` keys, all of them when ``kv`` is below one vector."""
+    kv = f["kv"]
+    per_row = kv if kv < VECTOR_FLOATS else kv % VECTOR_FLOATS
+    return float(f["bh"] * f["q"] * per_row)
 
 
 def _row_count(kind: str, f: Features) -> list[float]:
@@ -101,17 +122,22 @@ def _row_count(kind: str, f: Features) -> list[float]:
 def _extras(kind: str, f: Features) -> list[float]:
     """The kind's extra baseline terms (see the module docstring): fused attention's score
     elements (batch·heads × queries × keys: its softmax work, which dominates at small head
-    widths), and those again when the key length, and when the query length, is not a
-    multiple of :data:`VECTOR_FLOATS`; a row-wise kernel's rows (:func:`_row_count`);
-    element-wise kinds' elements (an embedding's table) when one fp32 tensor of them
-    exceeds :data:`FRESH_PAGES_BYTES`."""
+    widths), those on its scalar tail path (:func:`sdpa_tail_scores`), the scores again when
+    the query length is not a multiple of :data:`VECTOR_FLOATS`, its query rows (each row's
+    max, exp-sum and rescale start again) and its blocks (:func:`flash_blocks`); a row-wise
+    kernel's rows (:func:`_row_count`); element-wise kinds' elements (an embedding's table)
+    when one fp32 tensor of them exceeds :data:`FRESH_PAGES_BYTES`; a softmax's elements
+    when its rows are shorter than one vector (PyTorch's CPU softmax then runs a scalar
+    loop: ~20 ns an element on this build's Xeon against ~1 ns from 16 columns)."""
     if kind == "sdpa":
         scores = float(f["bh"] * f["q"] * f["kv"])
-        return [scores, scores * _tail(f["kv"]), scores * _tail(f["q"])]
+        return [scores, sdpa_tail_scores(f), scores * _tail(f["q"]), float(f["bh"] * f["q"]),
+                flash_blocks(f)]
     if kind in ("linear", "bmm"):
         return []
     big = float(f["table"] if kind == "embedding" else f.get("numel", 0))
-    return [*_row_count(kind, f), big * float(4 * big > FRESH_PAGES_BYTES)]
+    scalar_path = [f["numel"] * float(f["cols"] < VECTOR_FLOATS)] if kind == "softmax" else []
+    return [*_row_count(kind, f), big * float(4 * big > FRESH_PAGES_BYTES), *scalar_path]
 
 
 def baseline_terms(kind: str, f: Features) -> list[float]:
