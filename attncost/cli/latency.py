@@ -385,12 +385,16 @@ def validate_latency(
         "--drift/--no-drift", help="Re-time the profile's anchor layers before each case "
         "and report the predictor corrected by the machine's speed at the time, beside the "
         "raw figures (default; about a third of a second per case and pass).")] = None,
+    sets: Annotated[Optional[list[str]], typer.Option(
+        "--set", help="Judge only this held-out set (repeat for several; default: every "
+        "set). A new predictor version is judged on the set fixed before its profile, in a "
+        "fraction of the full run's time.")] = None,
 ) -> None:
     """Judge the kernel-level predictor on held-out configurations (single layers of every
-    variant at odd sizes; seed-imdb, the edge-digits ViT, gpt2 at 32 tokens; a fresh set:
-    a third layer size, SmolLM2-135M, seed-imdb with Super; forward and
-    training step) against today's 6-constant model and the raw roofline, all measured in
-    this run. Goal: ≥ 90 % of held-out timings within ±15 %.
+    variant at odd sizes, both implementations, causal and not; whole models from seed-imdb
+    to one block of Llama-2-7B; forward and training step; in sets, each fixed before the
+    predictor version it judged: see README) against today's 6-constant model and the raw
+    roofline, all measured in this run. Goal: ≥ 90 % of held-out timings within ±15 %.
 
     Example: attncost validate-latency profiles/cpu.json -o reports/latency-cpu.csv -t 1 -t 2
     """
@@ -403,7 +407,10 @@ def validate_latency(
 
     from ..latency.profile import load_profile
 
-    cases = judge.smoke_cases() if smoke else judge.held_out()
+    if smoke and sets:
+        raise AttncostError("--smoke picks its own few cases and --set picks held-out sets: "
+                            "drop one")
+    cases = judge.smoke_cases() if smoke else judge.held_out(sets)
     prof = load_profile(profile_file)
     counts = list(threads or prof.threads)
     judge.check_threads(prof, counts)

@@ -44,9 +44,9 @@ import os
 import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
-from ..errors import ConfigError
+from ..errors import ConfigError, unknown
 from .drift import PLAUSIBLE
 from .predictor import profiled_device
 
@@ -204,9 +204,15 @@ HELD_OUT_SETS: tuple[tuple[str, Any, Callable[[], list[Case]]], ...] = (
     ("v6-test", V6_TEST_LAYER_SIZES, v6_test_models))
 
 
-def held_out() -> list[Case]:
-    """Every held-out configuration (see the module docstring)."""
-    return [case for name, sizes, models in HELD_OUT_SETS
+def held_out(sets: Sequence[str] | None = None) -> list[Case]:
+    """Every held-out configuration (see the module docstring), or those of the held-out
+    ``sets`` named (:data:`HELD_OUT_SETS`; an unknown name raises
+    :class:`~attncost.errors.UnknownNameError`)."""
+    names = [name for name, _, _ in HELD_OUT_SETS]
+    for name in sets or ():
+        if name not in names:
+            raise unknown("held-out set", name, names)
+    return [case for name, sizes, models in HELD_OUT_SETS if not sets or name in sets
             for case in _layer_cases(sizes, "layer", set_=name) + models()]
 
 
