@@ -1006,17 +1006,21 @@ def test_autograd_sums_a_tied_tables_gradients_out_of_place():
 
 
 def test_fused_attention_off_the_vector_width_fits_its_own_slope():
-    """Score elements cost more where the keys, and where the queries, are not a multiple
-    of the vector width: known costs are recovered at unseen lengths, aligned or not."""
+    """Score elements cost more on the tail path (each query row's last kv mod 16 keys, all
+    of them below 16 keys) and where the queries are not a multiple of the vector width;
+    each query row and each flash block costs a fixed amount: known costs are recovered at
+    unseen lengths, aligned or not, short keys included."""
+    from attncost.latency.predictor import flash_blocks, sdpa_tail_scores
+
     feats = [f for k, f in bench.grid() if k == "sdpa"]
 
     def t(f):
         scores = f["bh"] * f["q"] * f["kv"]
-        return 2e-6 + 1e-10 * f["flops"] + 3e-9 * scores * (
-            1 + (f["kv"] % 16 != 0) + 0.5 * (f["q"] % 16 != 0))
+        return (2e-6 + 1e-10 * f["flops"] + 3e-9 * scores * (1 + 0.5 * (f["q"] % 16 != 0))
+                + 2e-8 * sdpa_tail_scores(f) + 4e-8 * f["bh"] * f["q"] + 5e-7 * flash_blocks(f))
 
     model = fit_kind("sdpa", feats, [t(f) for f in feats], residual=False)
-    for q, kv in ((45, 45), (48, 48), (150, 160), (160, 150)):
+    for q, kv in ((45, 45), (48, 48), (150, 160), (160, 150), (200, 9), (800, 600)):
         f = {"bh": 6, "q": q, "kv": kv, "d": 32, "causal": 0, "flops": 4 * 6 * q * kv * 32}
         assert model.predict([f])[0] == pytest.approx(t(f), rel=1e-6)
 
