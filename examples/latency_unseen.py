@@ -21,6 +21,13 @@ after: ×1.01 and ×0.99, the profile holds): 60.7 %, median |error| 12.5 % — 
 kernel-linear layers under-predicted by up to 52 % (their measured times 30–50 % above the
 09:40 run's for the same cases: this example's back-to-back pair is a weaker protocol than
 the judge's passes minutes apart), TinyLlama's forward +24 %/+27 %.
+With the sixth version and the profile of 11:50, run twice back to back at 13:32 and 13:35
+(`attncost profile-check` between and after: ×1.00/×1.05 and ×1.00/×1.02): 57.1 % and
+71.4 %, median |error| 13.3 % and 12.2 % — a 14-point spread between two runs minutes apart,
+so this example cannot rank versions; in the first run several two-thread layers measured no
+faster than at one thread (GQA fused forward 0.320 ms against 0.285 ms). In the second: MLA
+under-predicted by 12–26 %, kernel-linear training steps by 18–22 %, TinyLlama's forward
++33 %/+23 %.
 """
 import statistics
 import sys
