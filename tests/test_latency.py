@@ -533,6 +533,8 @@ def test_judge_from_cached_timings_times_nothing(tmp_path, monkeypatch, syntheti
     rows2, s2 = judge.judge(path, out, cases=cases + [later], predictor=exact, cached=True)
     assert s2["untimed_cases"] == [later.name] and len(rows2) == len(rows)
     assert "Left out: 1 held-out cases" in out.with_suffix(".txt").read_text()
+    with pytest.raises(ConfigError, match="none of the 1 held-out cases asked for has cached"):
+        judge.judge(path, out, cases=[later], predictor=exact, cached=True)
     assert not summary["smoke"]
     _, smoke = judge.judge(path, out, cases=cases, predictor=exact, cached=True, smoke=True)
     assert smoke["smoke"] and out.with_suffix(".txt").read_text().startswith("SMOKE RUN")

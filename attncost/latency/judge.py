@@ -525,11 +525,15 @@ def judge(profile_path: str | Path, out_csv: str | Path | None = None, *,
         timings = Timings(tpath, identity_here(prof, device))
         measure = lambda cs, t: measure_cases(  # noqa: E731
             cs, t, timings, progress, device=device, speed=_speed(prof, t, device, drift))
-    predictor = Predictor.fit(prof) if predictor is None else predictor
     cases = held_out() if cases is None else cases
     untimed = [c for c in cases if cached and not any(
         timings.samples(c, m, t) for m in ("infer", "train") for t in counts)]
     cases = [c for c in cases if c not in untimed]  # a set added after the cache was made
+    if untimed and not cases:
+        raise ConfigError(f"none of the {len(untimed)} held-out cases asked for has cached "
+                          f"timings in {tpath}: time them first (validate-latency without "
+                          f"--cached)")
+    predictor = Predictor.fit(prof) if predictor is None else predictor
     calib = calibration_cases()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
