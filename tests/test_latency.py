@@ -1315,3 +1315,20 @@ def test_one_held_out_set_can_be_judged_alone(tmp_path):
         r = CliRunner().invoke(app, ["validate-latency", profile, "-o", out, *args])
         assert r.exit_code == 2 and fragment in r.output, r.output
         assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_a_row_length_below_one_is_refused_not_read_as_one():
+    """A custom variant's graph that gives a softmax ``row_len=0`` used to be predicted as
+    rows of 1 element; it is now a one-line error naming the op."""
+    import dataclasses
+
+    from attncost.config import AttentionConfig
+    from attncost.errors import AttncostError
+
+    g = layer_graph("linear", AttentionConfig(d_model=48, heads=6, seq_len=20, batch=1))
+    ops = [dataclasses.replace(o, row_len=0) if getattr(o, "row_len", None) is not None else o
+           for o in g.ops]
+    assert len([o for o in g.ops if getattr(o, "row_len", None) is not None]) == 1
+    with pytest.raises(AttncostError, match=r"operation 'softmax_q' gives row_len=0"):
+        kernel_calls(dataclasses.replace(g, ops=ops))
+    assert kernel_calls(g)  # the graph as built still works

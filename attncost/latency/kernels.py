@@ -115,7 +115,12 @@ def _row_len(op: Op, graph: Graph) -> int:
     gives one (a softmax over each head's features), else the ``n`` of the matmul its input
     comes from (through single-input element-wise ops: scale, mask, soft-cap)."""
     if getattr(op, "row_len", None) is not None:
-        return int(op.row_len)  # type: ignore[attr-defined]
+        rows = int(op.row_len)  # type: ignore[attr-defined]
+        if rows < 1:
+            raise AttncostError(f"operation {op.name!r} gives row_len={rows}: a row-wise op's "
+                                f"rows hold at least 1 element (or leave row_len None to "
+                                f"read it off the graph)")
+        return rows
     producer = {t: o for o in graph.ops for t in o.outputs}
     src = graph.root(op.inputs[0])
     for _ in range(8):
