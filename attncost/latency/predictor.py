@@ -80,15 +80,21 @@ def _tail(length: int) -> float:
     return float(length % VECTOR_FLOATS != 0)
 
 
+def _short(length: int) -> float:
+    """1 when ``length`` is below one vector (:data:`VECTOR_FLOATS`: all of it on the scalar
+    path), else 0."""
+    return float(length < VECTOR_FLOATS)
+
+
 def _residual_features(kind: str, f: Features) -> list[float]:
     """What a kind's residual trees see beyond the logarithms of its features: fused
     attention's tail flags, its score elements (log) and whether every key is on the tail
     path; a softmax's rows shorter than a vector and rows with a tail."""
     if kind == "sdpa":
         return [_tail(f["kv"]), _tail(f["q"]), math.log(f["bh"] * f["q"] * f["kv"] + 1.0),
-                float(f["kv"] < VECTOR_FLOATS)]
+                _short(f["kv"])]
     if kind == "softmax":
-        return [float(f["cols"] < VECTOR_FLOATS), _tail(f["cols"])]
+        return [_short(f["cols"]), _tail(f["cols"])]
     return []
 
 
@@ -136,7 +142,7 @@ def _extras(kind: str, f: Features) -> list[float]:
     if kind in ("linear", "bmm"):
         return []
     big = float(f["table"] if kind == "embedding" else f.get("numel", 0))
-    scalar_path = [f["numel"] * float(f["cols"] < VECTOR_FLOATS)] if kind == "softmax" else []
+    scalar_path = [f["numel"] * _short(f["cols"])] if kind == "softmax" else []
     return [*_row_count(kind, f), big * float(4 * big > FRESH_PAGES_BYTES), *scalar_path]
 
 
