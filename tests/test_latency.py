@@ -1258,6 +1258,24 @@ def test_the_grid_times_vocabulary_heads_and_short_unaligned_fused_attention():
     assert bench.grid() == g  # a fixed seed: two profiles time the same shapes
 
 
+def test_the_grid_times_every_kernel_of_every_reference_alone():
+    """The in-situ factors compare each reference with its own kernels as timed: every
+    kernel a reference layer or model runs (but those timed with another kind and the
+    backward's own sums) is a measurement of the grid, quick or not, each once."""
+    from attncost.latency import reference
+    from attncost.latency.kernels import KINDS, kernel_calls
+    from attncost.latency.profile import measurement_key
+
+    own = reference.reference_kernels()
+    assert len({measurement_key(k, 1, f) for k, f in own}) == len(own) > 100
+    for quick in (False, True):
+        keys = {measurement_key(k, 1, f) for k, f in bench.grid(quick)}
+        for kind, f in reference.reference_layers():
+            for c in kernel_calls(reference.graph(kind, f)):
+                if not (KINDS[c.kind].included or KINDS[c.kind].train_only):
+                    assert measurement_key(c.kind, 1, c.features) in keys, (kind, c.op)
+
+
 def test_the_grid_times_layer_sized_element_wise_kernels():
     g = bench.grid()
     lo, hi = bench.LAYER_NUMEL
@@ -1290,8 +1308,10 @@ def test_a_softmax_over_rows_shorter_than_a_vector_gets_its_scalar_path_term():
 def test_every_held_out_case_has_its_own_name_and_a_known_set():
     cases = judge.held_out()
     assert len({c.name for c in cases}) == len(cases)
-    assert {c.set for c in cases} == {"first", "fresh", "test", "v4-test", "v5-test", "v6-test"}
-    assert all(sum(c.set == s for c in cases) == 103 for s in ("v4-test", "v5-test", "v6-test"))
+    assert {c.set for c in cases} == {"first", "fresh", "test", "v4-test", "v5-test", "v6-test",
+                                      "v7-test"}
+    assert all(sum(c.set == s for c in cases) == 103
+               for s in ("v4-test", "v5-test", "v6-test", "v7-test"))
 
 
 def test_one_held_out_set_can_be_judged_alone(tmp_path):

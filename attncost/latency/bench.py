@@ -323,9 +323,11 @@ def grid(quick: bool = False, seed: int = 0) -> list[tuple[str, Features]]:
     narrow heads of small models (16–256 tokens, heads 4–64 wide: the tail paths whose cost
     per score varies most); then, from a fourth, softmaxes over short rows and fused
     attention with query and key lengths drawn apart; then, from a fifth, the element-wise
-    kinds of :data:`LAYER_ELEMENTWISE` at the sizes layers give them (:data:`LAYER_NUMEL`).
-    ``quick``: about a fifth as many kernel shapes."""
-    from .reference import reference_layers
+    kinds of :data:`LAYER_ELEMENTWISE` at the sizes layers give them (:data:`LAYER_NUMEL`);
+    then the reference layers' and models' own kernels
+    (:func:`attncost.latency.reference.reference_kernels`: no draw, every one, also in a
+    quick grid). ``quick``: about a fifth as many kernel shapes."""
+    from .reference import reference_kernels, reference_layers
 
     rng = random.Random(seed)
     scale = 0.2 if quick else 1.0
@@ -356,4 +358,4 @@ def grid(quick: bool = False, seed: int = 0) -> list[tuple[str, Features]]:
     fifth = random.Random(seed + 4)  # a fifth stream, for the same reason
     for k in LAYER_ELEMENTWISE:
         out += [(k, {"numel": _log_int(fifth, *LAYER_NUMEL)}) for _ in range(n(12))]
-    return out + reference_layers()
+    return out + reference_kernels() + reference_layers()

@@ -19,7 +19,9 @@ the ``v5-test`` set (:data:`V5_TEST_LAYER_SIZES`, :func:`v5_test_models`) likewi
 fifth (short-row softmaxes and fused attention with unequal query and key lengths in the
 grid), and the ``v6-test`` set (:data:`V6_TEST_LAYER_SIZES`, :func:`v6_test_models`) before
 the sixth (fused attention's tail-path scores, rows and blocks and a softmax's scalar path
-as baseline terms; layer-sized element-wise shapes in the grid).
+as baseline terms; layer-sized element-wise shapes in the grid), and the ``v7-test`` set
+(:data:`V7_TEST_LAYER_SIZES`, :func:`v7_test_models`) before the seventh (the reference
+layers' own kernels timed alone in the grid).
 Each is timed forward (``infer``) and forward + backward (``train``) on every thread count
 asked for (:mod:`attncost.latency.measure`'s protocol).
 
@@ -65,6 +67,8 @@ V4_TEST_LAYER_SIZES = ((144, 9, 60, 2), (56, 7, 120, 2), (256, 8, 90, 1))
 V5_TEST_LAYER_SIZES = ((112, 7, 84, 2), (40, 5, 160, 2), (216, 6, 36, 3))
 #: The v6-test set's layer sizes (see the module docstring).
 V6_TEST_LAYER_SIZES = ((96, 6, 110, 2), (72, 9, 64, 3), (240, 5, 52, 2))
+#: The v7-test set's layer sizes (see the module docstring).
+V7_TEST_LAYER_SIZES = ((88, 11, 76, 2), (176, 4, 58, 2), (288, 9, 40, 2))
 CSV_FIELDS = ("case", "kind", "variant", "set", "mode", "threads", "measured_s", "iqr_s",
               *(f"{m}_s" for m in MODELS), *(f"{m}_error" for m in MODELS),
               "speed_factor", "kernel_drift_corrected_error")
@@ -196,12 +200,29 @@ def v6_test_models() -> list[Case]:
     return _model_cases(models, "v6-test")
 
 
+def v7_test_models() -> list[Case]:
+    """The v7-test set's models: two blocks of GPT-2 (a tied 50,257-token head) at 64
+    tokens, batch 2, one block of Qwen2.5-0.5B (GQA, a tied 151,936-token head) at 48
+    tokens, batch 2, two blocks of SmolLM2-135M at 64 tokens, batch 2, and seed-imdb with
+    the linear attention of 2101.10277."""
+    from ..config import preset
+
+    models = [("gpt2 2 blocks ℓ64 b2", preset("gpt2", layers=2, seq_len=64, batch=2)),
+              ("qwen2.5-0.5b 1 block ℓ48 b2", preset("qwen2.5-0.5b", layers=1, seq_len=48,
+                                                       batch=2)),
+              ("smollm2-135m 2 blocks ℓ64 b2", preset("smollm2-135m", layers=2, seq_len=64,
+                                                        batch=2)),
+              ("seed-imdb linear", preset("seed-imdb", variant="linear"))]
+    return _model_cases(models, "v7-test")
+
+
 #: The held-out sets in the order they were made: name, layer sizes, models.
 HELD_OUT_SETS: tuple[tuple[str, Any, Callable[[], list[Case]]], ...] = (
     ("first", LAYER_SIZES, held_out_models), ("fresh", FRESH_LAYER_SIZES, fresh_models),
     ("test", TEST_LAYER_SIZES, test_models), ("v4-test", V4_TEST_LAYER_SIZES, v4_test_models),
     ("v5-test", V5_TEST_LAYER_SIZES, v5_test_models),
-    ("v6-test", V6_TEST_LAYER_SIZES, v6_test_models))
+    ("v6-test", V6_TEST_LAYER_SIZES, v6_test_models),
+    ("v7-test", V7_TEST_LAYER_SIZES, v7_test_models))
 
 
 def held_out(sets: Sequence[str] | None = None) -> list[Case]:

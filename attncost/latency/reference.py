@@ -92,6 +92,26 @@ def reference_layers() -> list[tuple[str, Features]]:
     return out
 
 
+def reference_kernels() -> list[tuple[str, Features]]:
+    """(kind, features) of every distinct kernel the reference layers and models run, in
+    order (kinds timed with another's and backward-only work left out). The profile times
+    them alone, so :func:`fit_overheads` compares each reference with its own kernels as
+    timed, not as a kind's regressor predicts them: without them the in-situ factors also
+    absorbed the regressors' error at the references' shapes (batched matmuls ×0.52 and
+    element-wise kernels ×2.03 in a two-thread training step) and carried it to every
+    other shape."""
+    from .kernels import kernel_calls
+
+    seen: dict[tuple[str, tuple[tuple[str, int], ...]], Features] = {}
+    for kind, f in reference_layers():
+        for call in kernel_calls(graph(kind, f)):
+            k = KINDS[call.kind]
+            if not (k.included or k.train_only):
+                seen.setdefault((call.kind, tuple(sorted(call.features.items()))),
+                                call.features)
+    return [(kind, dict(f)) for (kind, _), f in seen.items()]
+
+
 def is_reference(kind: str) -> bool:
     return kind.startswith((PREFIX, MODEL_PREFIX))
 
