@@ -26,6 +26,7 @@ kernels (least squares on relative error, scipy's NNLS). No judged configuration
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -95,21 +96,28 @@ def reference_layers() -> list[tuple[str, Features]]:
 def reference_kernels() -> list[tuple[str, Features]]:
     """(kind, features) of every distinct kernel the reference layers and models run, in
     order (kinds timed with another's and backward-only work left out). The profile times
-    them alone, so :func:`fit_overheads` compares each reference with its own kernels as
-    timed, not as a kind's regressor predicts them: without them the in-situ factors also
-    absorbed the regressors' error at the references' shapes (batched matmuls ×0.52 and
-    element-wise kernels ×2.03 in a two-thread training step) and carried it to every
-    other shape."""
+    them alone, so each kind's regressor is fitted on the very shapes the references run and
+    :func:`fit_overheads` compares each reference with its own kernels as timed (through a
+    fit that holds those points), not with the regressors' guess between other shapes:
+    without them the in-situ factors also absorbed the regressors' error at the references'
+    shapes (batched matmuls ×0.52 and element-wise kernels ×2.03 in a two-thread training
+    step) and carried it to every other shape."""
+    return [(kind, dict(f)) for kind, f in _reference_kernels()]
+
+
+@functools.lru_cache(maxsize=1)
+def _reference_kernels() -> tuple[tuple[str, tuple[tuple[str, int], ...]], ...]:
+    """:func:`reference_kernels`, worked out once per process (about 160 graphs: the grid,
+    asked for often, would otherwise rebuild them each time)."""
     from .kernels import kernel_calls
 
-    seen: dict[tuple[str, tuple[tuple[str, int], ...]], Features] = {}
+    seen: dict[tuple[str, tuple[tuple[str, int], ...]], None] = {}
     for kind, f in reference_layers():
         for call in kernel_calls(graph(kind, f)):
             k = KINDS[call.kind]
             if not (k.included or k.train_only):
-                seen.setdefault((call.kind, tuple(sorted(call.features.items()))),
-                                call.features)
-    return [(kind, dict(f)) for (kind, _), f in seen.items()]
+                seen.setdefault((call.kind, tuple(call.features.items())), None)
+    return tuple(seen)
 
 
 def is_reference(kind: str) -> bool:
