@@ -28,6 +28,10 @@ so this example cannot rank versions; in the first run several two-thread layers
 faster than at one thread (GQA fused forward 0.320 ms against 0.285 ms). In the second: MLA
 under-predicted by 12–26 %, kernel-linear training steps by 18–22 %, TinyLlama's forward
 +33 %/+23 %.
+With the seventh version and the profile of 14:42, run once at 16:57: 71.4 %, median
+|error| 7.5 % (layers 40 of 48 within ±15 %; the models 2 of 8) — MLA forwards −19 to −22 %,
+kernel-linear training steps −18 %, GQA materialised training steps −16 %, TinyLlama
++16 to +47 % and Qwen2.5-0.5B's forward +20/+27 % (vocabulary heads over-predicted).
 """
 import statistics
 import sys
