@@ -1272,7 +1272,7 @@ def test_the_grid_times_every_kernel_of_every_reference_alone():
         keys = {measurement_key(k, 1, f) for k, f in bench.grid(quick)}
         for kind, f in reference.reference_layers():
             for c in kernel_calls(reference.graph(kind, f)):
-                if not (KINDS[c.kind].included or KINDS[c.kind].train_only):
+                if KINDS[c.kind].timed_alone:
                     assert measurement_key(c.kind, 1, c.features) in keys, (kind, c.op)
 
 

@@ -45,6 +45,12 @@ class KernelKind:
     timed_as: str | None = None
     train_only: bool = False
 
+    @property
+    def timed_alone(self) -> bool:
+        """Whether the profile times this kind's own kernels (not those timed with another
+        kind's, nor backward-only work)."""
+        return not (self.included or self.train_only)
+
 
 KINDS: dict[str, KernelKind] = {}
 

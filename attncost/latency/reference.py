@@ -114,8 +114,7 @@ def _reference_kernels() -> tuple[tuple[str, tuple[tuple[str, int], ...]], ...]:
     seen: dict[tuple[str, tuple[tuple[str, int], ...]], None] = {}
     for kind, f in reference_layers():
         for call in kernel_calls(graph(kind, f)):
-            k = KINDS[call.kind]
-            if not (k.included or k.train_only):
+            if KINDS[call.kind].timed_alone:
                 seen.setdefault((call.kind, tuple(call.features.items())), None)
     return tuple(seen)
 
