@@ -11,6 +11,9 @@
 # Every file goes to $OUT (default reports/cuda). RESUME=DIR copies a profile and judge
 # timings from an earlier, cut-off call into $OUT first: both resume. QUICK=1 (a plumbing
 # check): a fifth of the kernel shapes and a few held-out cases. DEVICE=cpu runs it on the CPU.
+# SETS="v7-test fresh" judges only those held-out sets (what fits a short loan); TRAIN=0 skips
+# step 3; DEADLINE=570 stops the judgement that many seconds after the script started (its
+# timings are kept after each one, so a stopped run resumes and `--cached` judges what is in).
 set -u
 OUT=${OUT:-reports/cuda}
 DEVICE=${DEVICE:-cuda}
@@ -27,12 +30,15 @@ CSV=$OUT/latency-$DEVICE.csv
   $PY -c "import sys, torch; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')"
 } 2>&1 | tee -a "$LOG"
 step() { echo "== $* ($(date -u +%T))" | tee -a "$LOG"; ( time "$@" ) 2>&1 | tee -a "$LOG"; }
-quick=(); smoke=(); drift=()
+quick=(); smoke=(); drift=(); sets=(); deadline=()
+for s in ${SETS:-}; do sets+=(--set "$s"); done
 [ "${DRIFT:-1}" = 0 ] && drift=(--no-drift)
 [ -n "${QUICK:-}" ] && quick=(--quick) && smoke=(--smoke)
 step $PY -m attncost profile -o "$PROFILE" --device "$DEVICE" --rounds "${ROUNDS:-1}" "${quick[@]}"
-step $PY -m attncost validate-latency "$PROFILE" -o "$CSV" "${smoke[@]}" "${drift[@]}"
-if [ "$DEVICE" = cuda ]; then
+[ -n "${DEADLINE:-}" ] && deadline=(timeout --signal=INT $((DEADLINE - SECONDS)))
+step "${deadline[@]}" $PY -m attncost validate-latency "$PROFILE" -o "$CSV" "${smoke[@]}" \
+  "${drift[@]}" "${sets[@]}"
+if [ "$DEVICE" = cuda ] && [ "${TRAIN:-1}" != 0 ]; then
   step $PY examples/train_on_device.py "$OUT/train-cuda.json" cuda:fp32 cuda:bf16
 fi
 echo "== done ($(date -u +%T))" | tee -a "$LOG"

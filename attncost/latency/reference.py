@@ -359,3 +359,98 @@ def _solve(a: Any, b: Any, free: int, penalty: float, factors: int) -> Any:
     upper = np.r_[np.full(factors, IN_SITU_RANGE[1]), np.full(cols - factors, np.inf)]
     res = lsq_linear(a2 / scale, b2, bounds=(lower * scale, upper * scale), method="bvls")
     return res.x / scale
+
+
+# -- the host composition (GPU) -------------------------------------------------------------
+
+
+def fit_host_terms(pred: Any, prof: Any) -> None:
+    """The ``host`` composition's terms (:mod:`attncost.latency.predictor`), per thread count
+    and mode: ``pred.glue_s`` — for each reference-layer group (variant, implementation,
+    masking: :func:`attncost.graphs.attention_key`), the median over its sizes of measured −
+    Σ kernels − the backward's launch (the median: one slow pass of one size does not move
+    it) — and ``pred.overhead_s``: :data:`OP` seconds per operation outside those layers and
+    :data:`CALL` seconds per call, non-negative, least squares on relative error over the
+    reference models less their kernels and attention glue. No in-situ factor (1).
+    ``pred.reference_cv_error``: RMS relative error with each reference layer predicted from
+    its group's other sizes and each reference model from the other models' fit."""
+    for t in prof.threads:
+        refs = [m for m in prof.for_threads(t) if is_reference(m.kind)]
+        if not refs:
+            continue
+        graphs = [graph(m.kind, m.features) for m in refs]
+        calls = [kernel_calls_of(g) for g in graphs]
+        for mode, attr in (("infer", "fwd_s"), ("train", "train_s")):
+            launch = pred.launch_s.get(t, 0.0) if mode == "train" else 0.0
+            flat = [x for c in calls for x in c]
+            kernels = [sum(s.values()) for s in _sums(pred.call_times(flat, mode, t), calls)]
+            rest = [getattr(m, attr) - k - launch for m, k in zip(refs, kernels)]
+            glue, glue_errors = _glue(refs, graphs, rest, [getattr(m, attr) for m in refs])
+            models = [i for i, m in enumerate(refs) if m.kind.startswith(MODEL_PREFIX)]
+            per_op, model_errors = _model_overheads(
+                [rest[i] - sum(glue.get(k, 0.0) for _, k in graphs[i].attention_layers)
+                 for i in models],
+                [_outside(calls[i], graphs[i].attention_layers, glue) for i in models],
+                [getattr(refs[i], attr) for i in models], [refs[i].kind for i in models])
+            pred.glue_s[(t, mode)] = glue
+            pred.overhead_s[(t, mode)] = per_op
+            pred.in_situ[(t, mode)] = {}
+            errors = glue_errors + model_errors
+            pred.reference_cv_error[(t, mode)] = (
+                math.sqrt(sum(e * e for e in errors) / len(errors)) if errors else None)
+
+
+def kernel_calls_of(g: Any) -> list[KernelCall]:
+    from .kernels import kernel_calls
+
+    return kernel_calls(g)
+
+
+def _outside(calls: list[KernelCall], attention: list[tuple[str, str]],
+             glue: dict[str, float]) -> int:
+    """Operations of ``calls`` (train-only work aside) outside every attention layer whose
+    group has glue: those that pay the per-operation overhead."""
+    known = [prefix for prefix, key in attention if key in glue]
+    return sum(1 for c in calls if not KINDS[c.kind].train_only
+               and not any(c.op.startswith(p) for p in known))
+
+
+def _glue(refs: list[Any], graphs: list[Any], rest: list[float], measured: list[float]
+          ) -> tuple[dict[str, float], list[float]]:
+    """(glue seconds per reference-layer group, each layer's relative error when its glue
+    is the median of its group's other sizes)."""
+    import statistics
+
+    groups: dict[str, list[int]] = {}
+    for i, m in enumerate(refs):
+        if m.kind.startswith(PREFIX):
+            groups.setdefault(graphs[i].attention_layers[0][1], []).append(i)
+    glue = {k: statistics.median(rest[i] for i in idx) for k, idx in groups.items()}
+    errors = [(statistics.median(rest[j] for j in idx if j != i) - rest[i]) / measured[i]
+              for idx in groups.values() if len(idx) > 1 for i in idx]
+    return glue, errors
+
+
+def _model_overheads(rest: list[float], outside: list[int], measured: list[float],
+                     names: list[str]) -> tuple[dict[str, float], list[float]]:
+    """({OP: seconds per operation, CALL: seconds per call} ≥ 0 explaining the reference
+    models' ``rest`` from their ``outside`` operation counts (relative error, scipy's NNLS),
+    and each model's relative error from a fit without that model's references)."""
+    import numpy as np
+    from scipy.optimize import nnls
+
+    if not rest:
+        return {OP: 0.0, CALL: 0.0}, []
+    a = np.array([[float(n), 1.0] for n in outside]) / np.asarray(measured)[:, None]
+    b = np.asarray(rest) / np.asarray(measured)
+
+    def solve(rows: Any) -> Any:
+        return nnls(a[rows], b[rows])[0]
+
+    errors = []
+    for name in sorted(set(names)):
+        out = np.array([n == name for n in names])
+        if (~out).any():
+            errors += list(a[out] @ solve(~out) - b[out])
+    op, call = solve(np.ones(len(b), dtype=bool))
+    return {OP: float(op), CALL: float(call)}, [float(e) for e in errors]
