@@ -27,15 +27,6 @@ step's kernel time is fwd + share·(train − launch − fwd), share the fractio
 operation's backward that runs (:class:`attncost.latency.kernels.KernelCall`); a
 ``train_only`` kind (the sum of a tied parameter's gradients) costs its ``timed_as`` kind's
 forward in a training step and nothing in inference.
-
-That composition is the CPU's (``in-situ``). On a GPU (``host``: the default for a profile
-made with ``--device cuda``) eager PyTorch is bound by the host: a small kernel's timing alone
-is its dispatch, and a layer's time is its kernels' plus the Python and dispatcher work of its
-module (views, repeats, a fused call that falls back to several kernels). There a graph's
-latency is Σ its kernels as timed alone (no in-situ factor) + each attention layer's
-``glue_s`` (the seconds its reference layers, of the same variant, implementation and
-masking, take beyond their kernels) + ``overhead_s`` per other operation and per call, fitted
-on the reference models (:func:`attncost.latency.reference.fit_host_terms`).
 """
 
 from __future__ import annotations
@@ -49,9 +40,6 @@ from .kernels import KINDS, Features, KernelCall, kernel_calls
 from .profile import Measurement, Profile, device_label, load_profile
 
 MODES = ("infer", "train")
-#: How kernel times compose into a graph's (module docstring): ``in-situ`` (CPU) and ``host``
-#: (GPU).
-COMPOSITIONS = ("in-situ", "host")
 #: The fewest measurements of a kind its residual regressor is fitted on (below: the
 #: baseline alone; a few trees on a handful of noisy points fit the noise).
 MIN_RESIDUAL_POINTS = 12
@@ -239,28 +227,17 @@ class Predictor:
     source: str = ""
     profile: Profile | None = None
     excluded: tuple[str, ...] = ()
-    #: One of :data:`COMPOSITIONS` (module docstring).
-    composition: str = "in-situ"
-    #: ``host`` composition: seconds of each attention layer beyond its kernels, by
-    #: :func:`attncost.graphs.attention_key`, per (threads, mode).
-    glue_s: dict[tuple[int, str], dict[str, float]] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, prof: Profile | str | Any, *, residual: bool = True,
-            exclude: Sequence[str] = (), composition: str | None = None) -> "Predictor":
+            exclude: Sequence[str] = ()) -> "Predictor":
         """Fit every kernel kind of ``prof`` (a :class:`Profile` or a path) at each thread
-        count it holds; ``exclude``: kinds left out (their operations then predict 0);
-        ``composition``: one of :data:`COMPOSITIONS` (default: :func:`default_composition`)."""
+        count it holds; ``exclude``: kinds left out (their operations then predict 0)."""
         prof = load_profile(prof)
         _check_fitting_libraries()
-        composition = default_composition(prof) if composition is None else composition
-        if composition not in COMPOSITIONS:
-            raise ConfigError(f"unknown composition {composition!r}; allowed: "
-                              f"{', '.join(COMPOSITIONS)}")
         out = cls(threads=list(prof.threads),
                   source=f"{device_label(prof)}, torch {prof.torch}, "
-                         f"{prof.date}", profile=prof, excluded=tuple(exclude),
-                  composition=composition)
+                         f"{prof.date}", profile=prof, excluded=tuple(exclude))
         groups: dict[tuple[str, int], list[Measurement]] = {}
         for m in prof.measurements:
             groups.setdefault((m.kind, m.threads), []).append(m)
@@ -276,9 +253,9 @@ class Predictor:
         if not out.models:
             raise ConfigError("the profile holds no kernel measurements to fit; run "
                               "`attncost profile -o FILE`")
-        from .reference import fit_host_terms, fit_overheads
+        from .reference import fit_overheads
 
-        (fit_host_terms if composition == "host" else fit_overheads)(out, prof)
+        fit_overheads(out, prof)
         return out
 
     # -- prediction --------------------------------------------------------------------
@@ -348,16 +325,13 @@ class Predictor:
                 out[i] = self._step(calls[i], c0, c0_train, launch, mode)
         return out
 
-    def predict_calls(self, calls: list[KernelCall], mode: str, threads: int | None = None,
-                      attention: Sequence[tuple[str, str]] = ()) -> float:
-        """Seconds of a graph given as kernel calls (and its ``attention`` layers:
-        :attr:`attncost.ops.Graph.attention_layers`): kernels × their group's in-situ factor
-        + overhead + launch (``in-situ``), or kernels + glue + overhead + launch (``host``)."""
+    def predict_calls(self, calls: list[KernelCall], mode: str, threads: int | None = None
+                      ) -> float:
+        """Seconds of a graph given as kernel calls: kernels × their group's in-situ factor
+        + overhead + launch."""
         from .reference import in_situ_group, overhead_counts, overhead_seconds
 
         t = self.pick_threads(threads)
-        if self.composition == "host":
-            return self._predict_host(calls, mode, t, attention)
         factor = self.in_situ.get((t, mode), {})
         fixed = self.call_intercepts(calls, mode, t)
         total = sum(f + max(x - f, 0.0) * factor.get(in_situ_group(c.kind), 1.0)
@@ -365,29 +339,11 @@ class Predictor:
         total += overhead_seconds(overhead_counts(calls), self.overhead_s.get((t, mode), {}))
         return total + (self.launch_s.get(t, 0.0) if mode == "train" else 0.0)
 
-    def _predict_host(self, calls: list[KernelCall], mode: str, t: int,
-                      attention: Sequence[tuple[str, str]]) -> float:
-        """The ``host`` composition (module docstring): Σ kernels + the glue of each attention
-        layer with reference layers (its operations then pay no per-operation overhead) +
-        the per-operation overhead of every other operation that is not train-only + the
-        call's + the backward's launch in a training step."""
-        from .reference import CALL, OP
-
-        glue, per = self.glue_s.get((t, mode), {}), self.overhead_s.get((t, mode), {})
-        known = [prefix for prefix, key in attention if key in glue]
-        others = sum(1 for c in calls if not KINDS[c.kind].train_only
-                     and not any(c.op.startswith(p) for p in known))
-        total = sum(self.call_times(calls, mode, t))
-        total += sum(glue[key] for _, key in attention if key in glue)
-        total += others * per.get(OP, 0.0) + per.get(CALL, 0.0)
-        return total + (self.launch_s.get(t, 0.0) if mode == "train" else 0.0)
-
     def predict(self, target: Any, mode: str = "infer", *, threads: int | None = None) -> float:
         """Predicted seconds of a forward (``infer``) or forward + backward (``train``) of
         ``target``: a graph, an :class:`~attncost.api.Estimate`, a
         :class:`~attncost.config.ModelConfig`, or a (variant, AttentionConfig) pair."""
-        graph = graph_of(target)
-        return self.predict_calls(kernel_calls(graph), mode, threads, graph.attention_layers)
+        return self.predict_calls(kernel_calls(graph_of(target)), mode, threads)
 
 
 def profiled_device(prof: Any, threads: int) -> Any:
@@ -404,11 +360,6 @@ def profiled_device(prof: Any, threads: int) -> Any:
                   memory_bytes=1 << 40, bandwidth=bw, peak_flops={"fp32": peak},
                   source="attncost profile", derived="peak and bandwidth: the profile's "
                   "fastest matmul and element-wise op")
-
-
-def default_composition(prof: Profile) -> str:
-    """``host`` for a GPU profile, ``in-situ`` otherwise (module docstring)."""
-    return "host" if str(prof.device).startswith("cuda") else "in-situ"
 
 
 def _check_fitting_libraries() -> None:
