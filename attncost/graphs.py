@@ -325,6 +325,9 @@ def model_graph(m: ModelConfig, d: Dims | None = None) -> Graph:
         v = variants.get(variant)
         layer = _build(v, d, v.options_for(m.block_attention(i).options()))
         h = _block(g, m, i, layer, h, d)
+        block = m.block_attention(i)
+        g.attention_layers.append((f"blocks.{i}.attn.",
+                                   attention_key(variant, block.impl, block.causal)))
         if layer.decode_state is not None:
             decode.append(layer.decode_state)
         kv_note = kv_note or layer.kv_cache_note
@@ -338,6 +341,16 @@ def model_graph(m: ModelConfig, d: Dims | None = None) -> Graph:
     g.kv_cache_note = kv_note
     g.decode_state = total(decode) if decode else None
     return g
+
+
+def attention_key(variant: str, impl: str, causal: bool) -> str:
+    """``variant:impl:causal`` of an attention layer as it runs in PyTorch (``causal`` 0 or 1;
+    ``impl`` ``materialised`` for a variant whose implementation does not matter): the name of
+    its reference layers in a latency profile (:mod:`attncost.latency.reference`)."""
+    from . import variants
+
+    impl = impl if variants.get(variant).impl_matters else "materialised"
+    return f"{variant}:{impl}:{int(bool(causal))}"
 
 
 def _build(v: Any, d: Dims, o: Options) -> Graph:
@@ -396,4 +409,8 @@ def layer_graph(variant: str, cfg: AttentionConfig, layers: int = 1,
     d = symbolic_dims() if symbolic else cfg.dims()
     o = v.options_for(cfg.options())
     first = _build(v, d, o)  # validates (causal support, slicing) even when stacking
-    return first if layers == 1 else stack(v.build, d, o, layers)
+    g = first if layers == 1 else stack(v.build, d, o, layers)
+    key = attention_key(variant, cfg.impl, cfg.causal)
+    g.attention_layers = [("", key)] if layers == 1 else [(f"l{i}.", key)
+                                                            for i in range(layers)]
+    return g

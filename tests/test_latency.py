@@ -1309,9 +1309,9 @@ def test_every_held_out_case_has_its_own_name_and_a_known_set():
     cases = judge.held_out()
     assert len({c.name for c in cases}) == len(cases)
     assert {c.set for c in cases} == {"first", "fresh", "test", "v4-test", "v5-test", "v6-test",
-                                      "v7-test"}
+                                      "v7-test", "v8-test"}
     assert all(sum(c.set == s for c in cases) == 103
-               for s in ("v4-test", "v5-test", "v6-test", "v7-test"))
+               for s in ("v4-test", "v5-test", "v6-test", "v7-test", "v8-test"))
 
 
 def test_one_held_out_set_can_be_judged_alone(tmp_path):

@@ -21,7 +21,9 @@ grid), and the ``v6-test`` set (:data:`V6_TEST_LAYER_SIZES`, :func:`v6_test_mode
 the sixth (fused attention's tail-path scores, rows and blocks and a softmax's scalar path
 as baseline terms; layer-sized element-wise shapes in the grid), and the ``v7-test`` set
 (:data:`V7_TEST_LAYER_SIZES`, :func:`v7_test_models`) before the seventh (the reference
-layers' own kernels timed alone in the grid).
+layers' own kernels timed alone in the grid), and the ``v8-test`` set
+(:data:`V8_TEST_LAYER_SIZES`, :func:`v8_test_models`) before the eighth (a correction per
+attention variant from its reference layers).
 Each is timed forward (``infer``) and forward + backward (``train``) on every thread count
 asked for (:mod:`attncost.latency.measure`'s protocol).
 
@@ -69,6 +71,8 @@ V5_TEST_LAYER_SIZES = ((112, 7, 84, 2), (40, 5, 160, 2), (216, 6, 36, 3))
 V6_TEST_LAYER_SIZES = ((96, 6, 110, 2), (72, 9, 64, 3), (240, 5, 52, 2))
 #: The v7-test set's layer sizes (see the module docstring).
 V7_TEST_LAYER_SIZES = ((88, 11, 76, 2), (176, 4, 58, 2), (288, 9, 40, 2))
+#: The v8-test set's layer sizes (see the module docstring).
+V8_TEST_LAYER_SIZES = ((168, 7, 44, 2), (60, 5, 132, 2), (208, 8, 34, 2))
 CSV_FIELDS = ("case", "kind", "variant", "set", "mode", "threads", "measured_s", "iqr_s",
               *(f"{m}_s" for m in MODELS), *(f"{m}_error" for m in MODELS),
               "speed_factor", "kernel_drift_corrected_error")
@@ -216,13 +220,32 @@ def v7_test_models() -> list[Case]:
     return _model_cases(models, "v7-test")
 
 
+def v8_test_models() -> list[Case]:
+    """The v8-test set's models: one block of GPT-2-medium (a tied 50,257-token head, 1024
+    wide) at 40 tokens, batch 2, one block of TinyLlama-1.1B (GQA, an untied 32,000-token
+    head) at 24 tokens, batch 2, one block of Llama-3.2-1B (a tied 128,256-token head) at 32
+    tokens, batch 2, and one block of ViT-Base/16 (197 patches), batch 1."""
+    from ..config import preset
+
+    models = [("gpt2-medium 1 block ℓ40 b2", preset("gpt2-medium", layers=1, seq_len=40,
+                                                      batch=2)),
+              ("tinyllama 1 block ℓ24 b2", preset("tinyllama-1.1b-chat-v1.0", layers=1,
+                                                    seq_len=24, batch=2)),
+              ("llama-3.2-1b 1 block ℓ32 b2", preset("llama-3.2-1b", layers=1, seq_len=32,
+                                                       batch=2)),
+              ("vit-base-patch16-224 1 block", preset("vit-base-patch16-224", layers=1,
+                                                      batch=1))]
+    return _model_cases(models, "v8-test")
+
+
 #: The held-out sets in the order they were made: name, layer sizes, models.
 HELD_OUT_SETS: tuple[tuple[str, Any, Callable[[], list[Case]]], ...] = (
     ("first", LAYER_SIZES, held_out_models), ("fresh", FRESH_LAYER_SIZES, fresh_models),
     ("test", TEST_LAYER_SIZES, test_models), ("v4-test", V4_TEST_LAYER_SIZES, v4_test_models),
     ("v5-test", V5_TEST_LAYER_SIZES, v5_test_models),
     ("v6-test", V6_TEST_LAYER_SIZES, v6_test_models),
-    ("v7-test", V7_TEST_LAYER_SIZES, v7_test_models))
+    ("v7-test", V7_TEST_LAYER_SIZES, v7_test_models),
+    ("v8-test", V8_TEST_LAYER_SIZES, v8_test_models))
 
 
 def held_out(sets: Sequence[str] | None = None) -> list[Case]:

@@ -32,6 +32,7 @@ forward in a training step and nothing in inference.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -227,6 +228,11 @@ class Predictor:
     source: str = ""
     profile: Profile | None = None
     excluded: tuple[str, ...] = ()
+    #: A factor per attention variant (:func:`attncost.latency.reference.correction_group`)
+    #: per (threads, mode) on the predicted time of that variant's layers: what its
+    #: reference layers took against the prediction (:func:`~attncost.latency.reference.
+    #: fit_corrections`); a variant without one: 1.
+    correction: dict[tuple[int, str], dict[str, float]] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, prof: Profile | str | Any, *, residual: bool = True,
@@ -253,9 +259,10 @@ class Predictor:
         if not out.models:
             raise ConfigError("the profile holds no kernel measurements to fit; run "
                               "`attncost profile -o FILE`")
-        from .reference import fit_overheads
+        from .reference import fit_corrections, fit_overheads
 
         fit_overheads(out, prof)
+        fit_corrections(out, prof)
         return out
 
     # -- prediction --------------------------------------------------------------------
@@ -325,25 +332,57 @@ class Predictor:
                 out[i] = self._step(calls[i], c0, c0_train, launch, mode)
         return out
 
-    def predict_calls(self, calls: list[KernelCall], mode: str, threads: int | None = None
-                      ) -> float:
-        """Seconds of a graph given as kernel calls: kernels × their group's in-situ factor
-        + overhead + launch."""
-        from .reference import in_situ_group, overhead_counts, overhead_seconds
+    def call_seconds(self, calls: list[KernelCall], mode: str, threads: int | None = None
+                     ) -> list[float]:
+        """Each call's share of a graph's seconds: its fixed part + the rest of its kernel
+        time × its group's in-situ factor + its kind's overhead per operation (none for
+        train-only work, which runs inside the autograd engine)."""
+        from .reference import OP, in_situ_group
 
         t = self.pick_threads(threads)
         factor = self.in_situ.get((t, mode), {})
+        per_op = self.overhead_s.get((t, mode), {})
         fixed = self.call_intercepts(calls, mode, t)
-        total = sum(f + max(x - f, 0.0) * factor.get(in_situ_group(c.kind), 1.0)
-                    for c, x, f in zip(calls, self.call_times(calls, mode, t), fixed))
-        total += overhead_seconds(overhead_counts(calls), self.overhead_s.get((t, mode), {}))
+        return [f + max(x - f, 0.0) * factor.get(in_situ_group(c.kind), 1.0)
+                + (0.0 if KINDS[c.kind].train_only else per_op.get(c.kind, per_op.get(OP, 0.0)))
+                for c, x, f in zip(calls, self.call_times(calls, mode, t), fixed)]
+
+    def graph_seconds(self, calls: list[KernelCall], mode: str, threads: int | None = None
+                      ) -> float:
+        """Seconds of a graph outside its calls: the overhead per call of the graph and per
+        transformer block, and in training the backward's launch."""
+        from .reference import overhead_counts, overhead_seconds
+
+        t = self.pick_threads(threads)
+        counts = overhead_counts(calls)
+        per_term = self.overhead_s.get((t, mode), {})
+        glue = {k: n for k, n in counts.items() if k not in KINDS}
+        total = overhead_seconds(Counter(glue), per_term)
         return total + (self.launch_s.get(t, 0.0) if mode == "train" else 0.0)
+
+    def predict_calls(self, calls: list[KernelCall], mode: str, threads: int | None = None,
+                      attention: Sequence[tuple[str, str]] = ()) -> float:
+        """Seconds of a graph given as kernel calls (and its ``attention`` layers:
+        :attr:`attncost.ops.Graph.attention_layers`): Σ :meth:`call_seconds`, those of each
+        attention layer × its variant's :attr:`correction`, + :meth:`graph_seconds`."""
+        from .reference import correction_group
+
+        t = self.pick_threads(threads)
+        seconds = self.call_seconds(calls, mode, t)
+        factors = self.correction.get((t, mode), {})
+        scaled = [(p, factors[correction_group(key)]) for p, key in attention
+                  if correction_group(key) in factors]
+        total = 0.0
+        for c, s in zip(calls, seconds):
+            total += s * next((f for p, f in scaled if c.op.startswith(p)), 1.0)
+        return total + self.graph_seconds(calls, mode, t)
 
     def predict(self, target: Any, mode: str = "infer", *, threads: int | None = None) -> float:
         """Predicted seconds of a forward (``infer``) or forward + backward (``train``) of
         ``target``: a graph, an :class:`~attncost.api.Estimate`, a
         :class:`~attncost.config.ModelConfig`, or a (variant, AttentionConfig) pair."""
-        return self.predict_calls(kernel_calls(graph_of(target)), mode, threads)
+        graph = graph_of(target)
+        return self.predict_calls(kernel_calls(graph), mode, threads, graph.attention_layers)
 
 
 def profiled_device(prof: Any, threads: int) -> Any:

@@ -359,3 +359,42 @@ def _solve(a: Any, b: Any, free: int, penalty: float, factors: int) -> Any:
     upper = np.r_[np.full(factors, IN_SITU_RANGE[1]), np.full(cols - factors, np.inf)]
     res = lsq_linear(a2 / scale, b2, bounds=(lower * scale, upper * scale), method="bvls")
     return res.x / scale
+
+
+# -- corrections per variant ------------------------------------------------------------------
+
+#: The range a correction is kept in (a guard against one odd reference).
+CORRECTION_RANGE = (0.8, 1.25)
+
+
+def correction_group(key: str) -> str:
+    """The group an attention layer's correction is shared by: its variant (the first field
+    of :func:`attncost.graphs.attention_key`)."""
+    return key.split(":", 1)[0]
+
+
+def fit_corrections(pred: Any, prof: Any) -> None:
+    """``pred.correction[(threads, mode)]``: per attention variant, exp(median log(measured /
+    predicted)) over its reference layers (every size, implementation and masking) — the
+    part of the variant's time the in-situ factors and overheads, shared by every variant,
+    miss (a seventh-version fit under-predicted MLA's reference forwards by 6–14 %, and
+    kernel-linear's training steps at 64 and 128 wide by 6–19 %) — within
+    :data:`CORRECTION_RANGE`.
+    The prediction is the layer's calls' (:meth:`~attncost.latency.predictor.Predictor.
+    call_seconds`), the measurement less the graph's own seconds."""
+    import statistics
+
+    lo, hi = CORRECTION_RANGE
+    for t in prof.threads:
+        refs = [m for m in prof.for_threads(t) if m.kind.startswith(PREFIX)]
+        for mode, attr in (("infer", "fwd_s"), ("train", "train_s")):
+            logs: dict[str, list[float]] = {}
+            for m in refs:
+                calls = _calls(m.kind, m.features)
+                predicted = sum(pred.call_seconds(calls, mode, t))
+                measured = getattr(m, attr) - pred.graph_seconds(calls, mode, t)
+                if predicted > 0 and measured > 0:
+                    group = correction_group(m.kind[len(PREFIX):])
+                    logs.setdefault(group, []).append(math.log(measured / predicted))
+            pred.correction[(t, mode)] = {g: min(max(math.exp(statistics.median(v)), lo), hi)
+                                          for g, v in logs.items()}
