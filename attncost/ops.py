@@ -314,8 +314,9 @@ class Graph:
     #: it, e.g. a projection's output while its head-split copy is used)
     holds: list[tuple[str, str]] = field(default_factory=list)
     #: (operation-name prefix, :func:`attncost.graphs.attention_key`) of each attention layer,
-    #: in order: which operations make up each layer (a GPU latency predictor's glue per
-    #: layer, :mod:`attncost.latency.reference`). Set by the graph builders.
+    #: in order: which operations make up each layer (the latency predictor scales them by
+    #: their variant's correction, :func:`attncost.latency.reference.fit_corrections`). Set
+    #: by the graph builders.
     attention_layers: list[tuple[str, str]] = field(default_factory=list)
 
     def tensor(self, name: str, numel: Size, **kw: Any) -> str:
