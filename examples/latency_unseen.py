@@ -32,6 +32,11 @@ With the seventh version and the profile of 14:42, run once at 16:57: 71.4 %, me
 |error| 7.5 % (layers 40 of 48 within ±15 %; the models 2 of 8) — MLA forwards −19 to −22 %,
 kernel-linear training steps −18 %, GQA materialised training steps −16 %, TinyLlama
 +16 to +47 % and Qwen2.5-0.5B's forward +20/+27 % (vocabulary heads over-predicted).
+With the eighth version (a correction per variant) on the same profile, run once at 18:28:
+91.1 %, median |error| 8.9 % (layers 47 of 48 — the miss, standard materialised's one-thread
+forward at −43 %, measured 0.626 ms — the run's first timing — where its two-thread forward
+took 0.305 ms; the models 4 of 8) — MLA and kernel-linear within −4 to −13 %, TinyLlama's forward still +44/+29 % and its
+two-thread training step +22 %, Qwen2.5-0.5B's forward +24 %.
 """
 import statistics
 import sys
