@@ -1309,9 +1309,9 @@ def test_every_held_out_case_has_its_own_name_and_a_known_set():
     cases = judge.held_out()
     assert len({c.name for c in cases}) == len(cases)
     assert {c.set for c in cases} == {"first", "fresh", "test", "v4-test", "v5-test", "v6-test",
-                                      "v7-test", "v8-test"}
+                                      "v7-test", "v8-test", "v9-test"}
     assert all(sum(c.set == s for c in cases) == 103
-               for s in ("v4-test", "v5-test", "v6-test", "v7-test", "v8-test"))
+               for s in ("v4-test", "v5-test", "v6-test", "v7-test", "v8-test", "v9-test"))
 
 
 def test_one_held_out_set_can_be_judged_alone(tmp_path):
@@ -1321,16 +1321,16 @@ def test_one_held_out_set_can_be_judged_alone(tmp_path):
     both = judge.held_out(["fresh", "test"])
     assert {c.set for c in both} == {"fresh", "test"}
     assert len(both) == sum(c.set in ("fresh", "test") for c in judge.held_out())
-    with pytest.raises(UnknownNameError, match=r"unknown held-out set 'v9-test'; allowed: "
+    with pytest.raises(UnknownNameError, match=r"unknown held-out set 'v10-test'; allowed: "
                                                r"first, fresh, test, v4-test, v5-test"):
-        judge.held_out(["v9-test"])
+        judge.held_out(["v10-test"])
     from typer.testing import CliRunner
 
     from attncost.cli import app
 
     profile = "reports/latency-cpu-profile.json"
     out = str(tmp_path / "l.csv")
-    for args, fragment in ((["--set", "v9-test"], "unknown held-out set 'v9-test'"),
+    for args, fragment in ((["--set", "v10-test"], "unknown held-out set 'v10-test'"),
                            (["--set", "fresh", "--smoke"], "drop one")):
         r = CliRunner().invoke(app, ["validate-latency", profile, "-o", out, *args])
         assert r.exit_code == 2 and fragment in r.output, r.output

@@ -23,7 +23,9 @@ as baseline terms; layer-sized element-wise shapes in the grid), and the ``v7-te
 (:data:`V7_TEST_LAYER_SIZES`, :func:`v7_test_models`) before the seventh (the reference
 layers' own kernels timed alone in the grid), and the ``v8-test`` set
 (:data:`V8_TEST_LAYER_SIZES`, :func:`v8_test_models`) before the eighth (a correction per
-attention variant from its reference layers).
+attention variant from its reference layers), and the ``v9-test`` set
+(:data:`V9_TEST_LAYER_SIZES`, :func:`v9_test_models`) before the ninth (in-situ factors only
+up to the references' longest kernel; a matmul's output past the allocator's cache).
 Each is timed forward (``infer``) and forward + backward (``train``) on every thread count
 asked for (:mod:`attncost.latency.measure`'s protocol).
 
@@ -73,6 +75,8 @@ V6_TEST_LAYER_SIZES = ((96, 6, 110, 2), (72, 9, 64, 3), (240, 5, 52, 2))
 V7_TEST_LAYER_SIZES = ((88, 11, 76, 2), (176, 4, 58, 2), (288, 9, 40, 2))
 #: The v8-test set's layer sizes (see the module docstring).
 V8_TEST_LAYER_SIZES = ((168, 7, 44, 2), (60, 5, 132, 2), (208, 8, 34, 2))
+#: The v9-test set's layer sizes (see the module docstring).
+V9_TEST_LAYER_SIZES = ((152, 4, 62, 2), (84, 6, 100, 2), (264, 11, 28, 2))
 CSV_FIELDS = ("case", "kind", "variant", "set", "mode", "threads", "measured_s", "iqr_s",
               *(f"{m}_s" for m in MODELS), *(f"{m}_error" for m in MODELS),
               "speed_factor", "kernel_drift_corrected_error")
@@ -238,6 +242,22 @@ def v8_test_models() -> list[Case]:
     return _model_cases(models, "v8-test")
 
 
+def v9_test_models() -> list[Case]:
+    """The v9-test set's models: one block of GPT-2 at 96 tokens, one of Qwen2.5-0.5B at 32
+    tokens, one of SmolLM2-135M at 128 tokens (batch 1 each) and one of BERT-base (its
+    masked-LM head) at 64 tokens, batch 2."""
+    from ..config import preset
+
+    models = [("gpt2 1 block ℓ96", preset("gpt2", layers=1, seq_len=96, batch=1)),
+              ("qwen2.5-0.5b 1 block ℓ32", preset("qwen2.5-0.5b", layers=1, seq_len=32,
+                                                    batch=1)),
+              ("smollm2-135m 1 block ℓ128", preset("smollm2-135m", layers=1, seq_len=128,
+                                                     batch=1)),
+              ("bert-base 1 block ℓ64 b2", preset("bert-base", layers=1, seq_len=64,
+                                                    batch=2))]
+    return _model_cases(models, "v9-test")
+
+
 #: The held-out sets in the order they were made: name, layer sizes, models.
 HELD_OUT_SETS: tuple[tuple[str, Any, Callable[[], list[Case]]], ...] = (
     ("first", LAYER_SIZES, held_out_models), ("fresh", FRESH_LAYER_SIZES, fresh_models),
@@ -245,7 +265,8 @@ HELD_OUT_SETS: tuple[tuple[str, Any, Callable[[], list[Case]]], ...] = (
     ("v5-test", V5_TEST_LAYER_SIZES, v5_test_models),
     ("v6-test", V6_TEST_LAYER_SIZES, v6_test_models),
     ("v7-test", V7_TEST_LAYER_SIZES, v7_test_models),
-    ("v8-test", V8_TEST_LAYER_SIZES, v8_test_models))
+    ("v8-test", V8_TEST_LAYER_SIZES, v8_test_models),
+    ("v9-test", V9_TEST_LAYER_SIZES, v9_test_models))
 
 
 def held_out(sets: Sequence[str] | None = None) -> list[Case]:

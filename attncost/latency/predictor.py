@@ -141,7 +141,8 @@ def _extras(kind: str, f: Features) -> list[float]:
         return [scores, sdpa_tail_scores(f), scores * _tail(f["q"]), float(f["bh"] * f["q"]),
                 flash_blocks(f)]
     if kind in ("linear", "bmm"):
-        return []
+        out = float(f.get("batch", 1) * f["m"] * f["n"])
+        return [out * float(4 * out > FRESH_PAGES_BYTES)]
     big = float(f["table"] if kind == "embedding" else f.get("numel", 0))
     scalar_path = [f["numel"] * _short(f["cols"])] if kind == "softmax" else []
     return [*_row_count(kind, f), big * float(4 * big > FRESH_PAGES_BYTES), *scalar_path]
@@ -233,6 +234,11 @@ class Predictor:
     #: reference layers took against the prediction (:func:`~attncost.latency.reference.
     #: fit_corrections`); a variant without one: 1.
     correction: dict[tuple[int, str], dict[str, float]] = field(default_factory=dict)
+    #: Per in-situ group, the longest kernel time (beyond its fixed part) among the
+    #: reference layers' and models' kernels: the in-situ factor scales a kernel's time up
+    #: to that and no further (a vocabulary head 100× the references' largest matmul runs
+    #: on streamed operands as it does alone).
+    in_situ_cap: dict[tuple[int, str], dict[str, float]] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, prof: Profile | str | Any, *, residual: bool = True,
@@ -343,7 +349,9 @@ class Predictor:
         factor = self.in_situ.get((t, mode), {})
         per_op = self.overhead_s.get((t, mode), {})
         fixed = self.call_intercepts(calls, mode, t)
-        return [f + max(x - f, 0.0) * factor.get(in_situ_group(c.kind), 1.0)
+        cap = self.in_situ_cap.get((t, mode), {})
+        return [f + max(x - f, 0.0) + (factor.get(in_situ_group(c.kind), 1.0) - 1.0)
+                * min(max(x - f, 0.0), cap.get(in_situ_group(c.kind), math.inf))
                 + (0.0 if KINDS[c.kind].train_only else per_op.get(c.kind, per_op.get(OP, 0.0)))
                 for c, x, f in zip(calls, self.call_times(calls, mode, t), fixed)]
 

@@ -254,6 +254,11 @@ def fit_overheads(pred: Any, prof: Any) -> None:
             measured = [getattr(m, attr) for m in refs]
             fitted = fit_terms(kernels, counts, [v - launch for v in measured], measured,
                                groups, fit_scale=len(sizes) > 1)
+            cap: dict[str, float] = {}
+            for c, x, f in zip(flat, times, fixed):
+                g = in_situ_group(c.kind)
+                cap[g] = max(cap.get(g, 0.0), x - f)
+            pred.in_situ_cap[(t, mode)] = cap
             pred.in_situ[(t, mode)] = fitted.factors
             pred.overhead_s[(t, mode)] = fitted.overheads
             pred.reference_cv_error[(t, mode)] = fitted.cv_error
