@@ -1431,3 +1431,42 @@ def model_graph_of(m):
     from attncost.graphs import model_graph
 
     return model_graph(m)
+
+
+def test_the_in_situ_factor_stops_at_the_longest_reference_kernel():
+    """A kernel far longer than any the references ran (a vocabulary head) keeps its factor
+    on its first cap seconds only; one within the cap is scaled whole; the cap is the
+    longest reference kernel of its group."""
+    import dataclasses
+
+    from attncost.latency.kernels import KernelCall
+
+    pred = Predictor.fit(synthetic_profile(), residual=False)
+    cap = pred.in_situ_cap[(1, "infer")]
+    assert cap["linear"] > 0
+    pred = dataclasses.replace(pred, in_situ={(1, "infer"): {"linear": 1.5}},
+                               in_situ_cap={(1, "infer"): {"linear": cap["linear"]}})
+    small = {"m": 4, "k": 8, "n": 8, "bias": 0, "flops": 512}
+    huge = {"m": 128, "k": 768, "n": 50257, "bias": 0, "flops": 2 * 128 * 768 * 50257}
+    per_op = pred.overhead_s[(1, "infer")].get("linear", pred.overhead_s[(1, "infer")]["op"])
+    for f in (small, huge):
+        call = [KernelCall("lm_head", "linear", f)]
+        x, fixed = pred.call_times(call, "infer")[0], pred.call_intercepts(call, "infer")[0]
+        assert pred.call_seconds(call, "infer")[0] == pytest.approx(
+            x + 0.5 * min(x - fixed, cap["linear"]) + per_op)
+    assert pred.call_times([KernelCall("h", "linear", huge)], "infer")[0] - \
+        pred.call_intercepts([KernelCall("h", "linear", huge)], "infer")[0] > cap["linear"]
+
+
+def test_a_matmul_output_past_the_allocators_cache_is_a_baseline_term():
+    """The output elements of a matmul whose fp32 output exceeds 32 MiB (fresh pages every
+    call) are a term of its baseline; below that, 0."""
+    from attncost.latency.predictor import FRESH_PAGES_BYTES, baseline_terms
+
+    below = {"m": 128, "k": 768, "n": 50257, "bias": 0}  # 25.7 MB
+    above = {"m": 567, "k": 6, "n": 26110, "bias": 0}  # 59.2 MB
+    assert baseline_terms("linear", below)[-1] == 0
+    assert baseline_terms("linear", above)[-1] == 567 * 26110
+    assert 4 * 567 * 26110 > FRESH_PAGES_BYTES > 4 * 128 * 50257
+    batched = {"batch": 5, "m": 512, "k": 8, "n": 4096}  # 41.9 MB
+    assert baseline_terms("bmm", batched)[-1] == 5 * 512 * 4096

@@ -19,7 +19,9 @@ predictor fits
 
 A graph's latency is Σ over its operations of the kernel's predicted time scaled by an
 ``in_situ`` factor (kernels inside a layer run on operands another kernel just wrote, not on a
-timing loop's warm inputs), plus ``overhead_s``: seconds of framework glue per operation of
+timing loop's warm inputs) up to ``in_situ_cap`` (its group's longest reference kernel; past
+it, as timed alone), each attention layer's operations × its variant's ``correction`` (what
+that variant's reference layers took against the prediction), plus ``overhead_s``: seconds of framework glue per operation of
 each kind, per transformer block and per call (module calls, views, reshapes, Python), both
 fitted on the profile's reference layers and models (:mod:`attncost.latency.reference`), plus,
 for a training step, the backward's launch once (the ``launch`` measurement). A training
