@@ -254,14 +254,22 @@ def fit_overheads(pred: Any, prof: Any) -> None:
             measured = [getattr(m, attr) for m in refs]
             fitted = fit_terms(kernels, counts, [v - launch for v in measured], measured,
                                groups, fit_scale=len(sizes) > 1)
-            cap: dict[str, float] = {}
-            for c, x, f in zip(flat, times, fixed):
-                g = in_situ_group(c.kind)
-                cap[g] = max(cap.get(g, 0.0), x - f)
-            pred.in_situ_cap[(t, mode)] = cap
+            pred.in_situ_cap[(t, mode)] = _longest_kernels(flat, times, fixed)
             pred.in_situ[(t, mode)] = fitted.factors
             pred.overhead_s[(t, mode)] = fitted.overheads
             pred.reference_cv_error[(t, mode)] = fitted.cv_error
+
+
+def _longest_kernels(calls: list[KernelCall], times: list[float], fixed: list[float]
+                     ) -> dict[str, float]:
+    """Per in-situ group (:func:`in_situ_group`), the longest of the references' kernel
+    times beyond their fixed parts: how far the group's in-situ factor was fitted, and so
+    how far it is carried (``Predictor.in_situ_cap``)."""
+    out: dict[str, float] = {}
+    for c, x, f in zip(calls, times, fixed):
+        g = in_situ_group(c.kind)
+        out[g] = max(out.get(g, 0.0), x - f)
+    return out
 
 
 def _sums(times: list[float], calls: list[list[KernelCall]]) -> list[dict[str, float]]:
