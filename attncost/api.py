@@ -104,6 +104,12 @@ class Estimate:
         return row
 
 
+#: The kernel-level predictor's held-out judgements on GPUs (GPU, share within ±15 %, median
+#: |error|): ``reports/latency-cuda-<gpu>-summary.json``, which a test holds these to.
+GPU_JUDGEMENTS: tuple[tuple[str, float, float], ...] = (
+    ("NVIDIA H100 80GB HBM3", 0.390, 0.197), ("NVIDIA H200", 0.142, 0.401))
+
+
 def _config(config: AttentionConfig | None, fields_: dict[str, Any]) -> AttentionConfig:
     base = config or AttentionConfig()
     return base.with_(**fields_) if fields_ else base
@@ -181,9 +187,11 @@ def _predict_latency(est: Estimate, graph: Any, prec: Precision, mode: str, prof
         est.notes.append(f"predicted latency: on the profiled {device_label(prof)}; the "
                          f"roofline: on {est.roofline.device}")
     if prof.device != "cpu":
+        judged = "; ".join(f"{gpu}: {share * 100:.0f} % of timings within ±15 %, median "
+                           f"error {median * 100:.0f} %" for gpu, share, median in GPU_JUDGEMENTS)
         est.notes.append(f"predicted latency: kernel-level predictions from a GPU profile "
-                         f"failed attncost's held-out test (NVIDIA H200: 9.9 % of timings "
-                         f"within ±15 %, median error 44 %; README): treat them as rough")
+                         f"failed attncost's held-out test ({judged}; README): treat them "
+                         f"as rough")
     est.predicted_latency_source = f"profile of {pred.source}, {t} thread(s)"
     cv = pred.reference_cv_error.get((t, mode))
     if cv is not None:

@@ -1470,3 +1470,19 @@ def test_a_matmul_output_past_the_allocators_cache_is_a_baseline_term():
     assert 4 * 567 * 26110 > FRESH_PAGES_BYTES > 4 * 128 * 50257
     batched = {"batch": 5, "m": 512, "k": 8, "n": 4096}  # 41.9 MB
     assert baseline_terms("bmm", batched)[-1] == 5 * 512 * 4096
+
+
+def test_the_gpu_warning_states_the_committed_gpu_judgements():
+    """``estimate --profile`` with a GPU profile warns with the figures of the committed
+    CUDA reports (one per GPU), not numbers typed once and left behind."""
+    from pathlib import Path
+
+    from attncost.api import GPU_JUDGEMENTS
+
+    reports = Path(__file__).resolve().parent.parent / "reports"
+    summaries = {json.loads(p.read_text())["timed_on"].split("|")[0]: json.loads(p.read_text())
+                 for p in reports.glob("latency-cuda-*-summary.json")}
+    assert {gpu for gpu, _, _ in GPU_JUDGEMENTS} == set(summaries)
+    for gpu, share, median in GPU_JUDGEMENTS:
+        assert share == pytest.approx(summaries[gpu]["share_within_15pct"], abs=5e-4)
+        assert median == pytest.approx(summaries[gpu]["median_abs_error"], abs=5e-4)
