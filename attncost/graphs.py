@@ -322,10 +322,9 @@ def model_graph(m: ModelConfig, d: Dims | None = None) -> Graph:
     decode, kv_note = [], None
     h = _embeddings(g, m, d)
     for i, variant in enumerate(m.layers):
-        v = variants.get(variant)
-        layer = _build(v, d, v.options_for(m.block_attention(i).options()))
+        v, block = variants.get(variant), m.block_attention(i)
+        layer = _build(v, d, v.options_for(block.options()))
         h = _block(g, m, i, layer, h, d)
-        block = m.block_attention(i)
         g.attention_layers.append((f"blocks.{i}.attn.",
                                    attention_key(variant, block.impl, block.causal)))
         if layer.decode_state is not None:

@@ -143,11 +143,16 @@ def _extras(kind: str, f: Features) -> list[float]:
         return [scores, sdpa_tail_scores(f), scores * _tail(f["q"]), float(f["bh"] * f["q"]),
                 flash_blocks(f)]
     if kind in ("linear", "bmm"):
-        out = float(f.get("batch", 1) * f["m"] * f["n"])
-        return [out * float(4 * out > FRESH_PAGES_BYTES)]
-    big = float(f["table"] if kind == "embedding" else f.get("numel", 0))
+        return [_past_cache(f.get("batch", 1) * f["m"] * f["n"])]
+    big = f["table"] if kind == "embedding" else f.get("numel", 0)
     scalar_path = [f["numel"] * _short(f["cols"])] if kind == "softmax" else []
-    return [*_row_count(kind, f), big * float(4 * big > FRESH_PAGES_BYTES), *scalar_path]
+    return [*_row_count(kind, f), _past_cache(big), *scalar_path]
+
+
+def _past_cache(elements: float) -> float:
+    """``elements`` when one fp32 tensor of them exceeds :data:`FRESH_PAGES_BYTES` (fresh
+    pages on every call), else 0."""
+    return float(elements) * float(4 * elements > FRESH_PAGES_BYTES)
 
 
 def baseline_terms(kind: str, f: Features) -> list[float]:
@@ -352,10 +357,14 @@ class Predictor:
         per_op = self.overhead_s.get((t, mode), {})
         fixed = self.call_intercepts(calls, mode, t)
         cap = self.in_situ_cap.get((t, mode), {})
-        return [f + max(x - f, 0.0) + (factor.get(in_situ_group(c.kind), 1.0) - 1.0)
-                * min(max(x - f, 0.0), cap.get(in_situ_group(c.kind), math.inf))
-                + (0.0 if KINDS[c.kind].train_only else per_op.get(c.kind, per_op.get(OP, 0.0)))
-                for c, x, f in zip(calls, self.call_times(calls, mode, t), fixed)]
+        out = []
+        for c, x, f in zip(calls, self.call_times(calls, mode, t), fixed):
+            group, scaled = in_situ_group(c.kind), max(x - f, 0.0)
+            in_layer = f + scaled + (factor.get(group, 1.0) - 1.0) * min(scaled, cap.get(
+                group, math.inf))
+            out.append(in_layer + (0.0 if KINDS[c.kind].train_only
+                                   else per_op.get(c.kind, per_op.get(OP, 0.0))))
+        return out
 
     def graph_seconds(self, calls: list[KernelCall], mode: str, threads: int | None = None
                       ) -> float:

@@ -76,6 +76,7 @@ def reference_layers() -> list[tuple[str, Features]]:
     each masking it supports, at each of :data:`REFERENCE_SIZES`; ``model:<name>`` for each
     of :data:`REFERENCE_MODELS` with 1 and 2 blocks."""
     from .. import variants
+    from ..graphs import attention_key
     from ..nn import has_module
 
     out = []
@@ -86,7 +87,7 @@ def reference_layers() -> list[tuple[str, Features]]:
         for impl in ("materialised", "fused") if v.impl_matters else ("materialised",):
             for causal in (0, 1) if v.supports_causal else (0,):
                 for size in REFERENCE_SIZES:
-                    out.append((f"{PREFIX}{name}:{impl}:{causal}", dict(size)))
+                    out.append((PREFIX + attention_key(name, impl, bool(causal)), dict(size)))
     for name in REFERENCE_MODELS:
         for layers in (1, 2):
             out.append((f"{MODEL_PREFIX}{name}", {"layers": layers}))
@@ -399,11 +400,11 @@ def fit_corrections(pred: Any, prof: Any) -> None:
 
     lo, hi = CORRECTION_RANGE
     for t in prof.threads:
-        refs = [m for m in prof.for_threads(t) if m.kind.startswith(PREFIX)]
+        refs = [(m, _calls(m.kind, m.features)) for m in prof.for_threads(t)
+                if m.kind.startswith(PREFIX)]
         for mode, attr in (("infer", "fwd_s"), ("train", "train_s")):
             logs: dict[str, list[float]] = {}
-            for m in refs:
-                calls = _calls(m.kind, m.features)
+            for m, calls in refs:
                 predicted = sum(pred.call_seconds(calls, mode, t))
                 measured = getattr(m, attr) - pred.graph_seconds(calls, mode, t)
                 if predicted > 0 and measured > 0:
