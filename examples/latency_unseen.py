@@ -37,6 +37,10 @@ With the eighth version (a correction per variant) on the same profile, run once
 forward at −43 %, measured 0.626 ms — the run's first timing — where its two-thread forward
 took 0.305 ms; the models 4 of 8) — MLA and kernel-linear within −4 to −13 %, TinyLlama's forward still +44/+29 % and its
 two-thread training step +22 %, Qwen2.5-0.5B's forward +24 %.
+With the ninth version, run once at 19:50: 80.4 %, median |error| 10.6 % (layers 39 of 48,
+the models 6 of 8 — TinyLlama's one-thread forward +18 %) — every layer miss an
+under-prediction of 16–21 % (MLA, Efficient), where the predictions are within 1 % of the
+eighth's and the same cases measured 10–12 % slower than at 18:28: the machine's speed.
 """
 import statistics
 import sys
