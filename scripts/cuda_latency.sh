@@ -30,12 +30,19 @@ CSV=$OUT/latency-$DEVICE.csv
   $PY -c "import sys, torch; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')"
 } 2>&1 | tee -a "$LOG"
 step() { echo "== $* ($(date -u +%T))" | tee -a "$LOG"; ( time "$@" ) 2>&1 | tee -a "$LOG"; }
+case "${DEADLINE:-1}" in
+  ''|*[!0-9]*|0) echo "error: DEADLINE=${DEADLINE} must be a whole number of seconds above 0" >&2; exit 2 ;;
+esac
 quick=(); smoke=(); drift=(); sets=(); deadline=()
 for s in ${SETS:-}; do sets+=(--set "$s"); done
 [ "${DRIFT:-1}" = 0 ] && drift=(--no-drift)
 [ -n "${QUICK:-}" ] && quick=(--quick) && smoke=(--smoke)
 step $PY -m attncost profile -o "$PROFILE" --device "$DEVICE" --rounds "${ROUNDS:-1}" "${quick[@]}"
-[ -n "${DEADLINE:-}" ] && deadline=(timeout --signal=INT $((DEADLINE - SECONDS)))
+if [ -n "${DEADLINE:-}" ]; then
+  left=$((DEADLINE - SECONDS))
+  [ "$left" -gt 0 ] || { echo "error: DEADLINE=$DEADLINE s passed before the judgement" | tee -a "$LOG" >&2; exit 3; }
+  deadline=(timeout --signal=INT "$left")
+fi
 step "${deadline[@]}" $PY -m attncost validate-latency "$PROFILE" -o "$CSV" "${smoke[@]}" \
   "${drift[@]}" "${sets[@]}"
 if [ "$DEVICE" = cuda ] && [ "${TRAIN:-1}" != 0 ]; then
